@@ -1,0 +1,65 @@
+"""Pictures of samples from a fixed noise vector, logged to TensorBoard and saved as PNG."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from lightning.pytorch.loggers import TensorBoardLogger
+from lightning.pytorch.utilities import rank_zero_only
+
+from ganlab.plotting import save_png
+
+
+class SampleGrid(L.Callback):
+    """Every ``every_n_steps`` generator steps (and at the end), draw ``G(z_fixed)``.
+
+    The same latent vectors are used for the whole run (and kept in checkpoints), so pictures are
+    comparable over time. The datamodule decides what a picture is: an image grid for images, a
+    scatter plot over the true mode centres for 2-D data.
+
+    Args:
+        every_n_steps: generator steps between pictures.
+        num_samples: latent vectors in the fixed batch (64 for an 8 x 8 image grid; more for 2-D).
+        out_dir: folder for ``step_XXXXXX.png``; ``None`` logs to TensorBoard only.
+        seed: seed of the fixed latent vectors.
+    """
+
+    def __init__(self, every_n_steps: int = 500, num_samples: int = 64, out_dir: str | None = None, seed: int = 1234):
+        self.every_n_steps = int(every_n_steps)
+        self.num_samples = int(num_samples)
+        self.out_dir = Path(out_dir) if out_dir else None
+        self.seed = int(seed)
+        self.fixed_z: torch.Tensor | None = None
+
+    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.fixed_z is None:
+            rng = torch.Generator().manual_seed(self.seed)
+            self.fixed_z = pl_module.generator.sample_latent(self.num_samples, rng=rng)
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, *args: Any) -> None:
+        if pl_module.generator_steps % self.every_n_steps == 0:
+            self._draw(trainer, pl_module)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if pl_module.generator_steps % self.every_n_steps != 0:
+            self._draw(trainer, pl_module)
+
+    @rank_zero_only
+    def _draw(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        step = pl_module.generator_steps
+        picture = trainer.datamodule.render(pl_module.generate(self.fixed_z).cpu())
+        for logger in trainer.loggers:
+            if isinstance(logger, TensorBoardLogger):
+                logger.experiment.add_image("samples", picture, global_step=step)
+        if self.out_dir is not None:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            save_png(picture, str(self.out_dir / f"step_{step:06d}.png"))
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"fixed_z": self.fixed_z}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.fixed_z = state_dict.get("fixed_z")

@@ -1,0 +1,82 @@
+"""The ``ganlab`` command: ``ganlab train [overrides]`` and ``ganlab eval ckpt=PATH [overrides]``."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from omegaconf import DictConfig
+
+from ganlab import __version__
+
+USAGE = f"""ganlab {__version__}: a laboratory for Generative Adversarial Networks
+
+usage: ganlab <command> [hydra overrides and flags]
+
+commands:
+  train   train a GAN             ganlab train model=dcgan loss=lsgan dataset=mnist
+  eval    score a checkpoint      ganlab eval ckpt=outputs/<date>/<time>/checkpoints/last.ckpt
+
+Each command is a Hydra app over conf/: `ganlab train --help` lists the config groups and their
+options, `ganlab train --cfg job` prints the composed config, `ganlab train -m loss=gan,nsgan seed=1,2`
+runs a sweep.
+"""
+
+
+def _guarded(task: Callable[[DictConfig], Any]) -> Callable[[DictConfig], Any]:
+    """Report ganlab's own errors as one line and exit 2; ``traceback=true`` shows the traceback."""
+
+    def run(cfg: DictConfig) -> Any:
+        from ganlab.console import print_error
+        from ganlab.errors import GanlabError
+
+        try:
+            return task(cfg)
+        except GanlabError as err:
+            if cfg.get("traceback"):
+                raise
+            print_error(str(err))
+            raise SystemExit(2) from None
+
+    run.__name__ = task.__name__
+    run.__module__ = task.__module__
+    return run
+
+
+def _train(cfg: DictConfig) -> Any:
+    from ganlab.train import train
+
+    return train(cfg)
+
+
+def _eval(cfg: DictConfig) -> Any:
+    from ganlab.evaluate import evaluate
+
+    return evaluate(cfg)
+
+
+COMMANDS: dict[str, tuple[Callable[[DictConfig], Any], str]] = {
+    "train": (_train, "train"),
+    "eval": (_eval, "eval"),
+}
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = list(sys.argv if argv is None else argv)
+    command = argv[1] if len(argv) > 1 else None
+    if command in (None, "-h", "--help", "help"):
+        print(USAGE)
+        return
+    if command in ("-V", "--version"):
+        print(__version__)
+        return
+    if command not in COMMANDS:
+        print(
+            f"error: unknown command {command!r}; choose one of: {', '.join(COMMANDS)} (ganlab --help)", file=sys.stderr
+        )
+        raise SystemExit(2)
+    from ganlab.hydra_app import run_app
+
+    task, config_name = COMMANDS[command]
+    run_app(_guarded(task), config_name, argv, command)

@@ -1,0 +1,54 @@
+"""Where the configs live, and the OmegaConf resolvers they use."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+
+def config_dir() -> str:
+    """Absolute path of the shipped ``conf/`` (installed as the ``ganlab.conf`` package)."""
+    import ganlab.conf
+
+    return str(Path(ganlab.conf.__file__).parent)
+
+
+def optimizer_steps(generator_steps: int, n_critic: int) -> int:
+    """Lightning's ``global_step`` after ``generator_steps`` batches: n_critic D steps + 1 G step each."""
+    return int(generator_steps) * (int(n_critic) + 1)
+
+
+def run_dir_for(ckpt_path: str | None, new_dir: str) -> str:
+    """A resumed run writes into the run directory of its checkpoint; a new run into ``new_dir``."""
+    if not ckpt_path:
+        return new_dir
+    ckpt = Path(ckpt_path).expanduser().resolve()
+    return str(ckpt.parent.parent if ckpt.parent.name == "checkpoints" else ckpt.parent)
+
+
+def hydra_subdir_for(ckpt_path: str | None, stamp: str) -> str:
+    """Where Hydra saves the run's config; a resume keeps the original ``.hydra/`` and adds its own."""
+    return f".hydra/resumed_{stamp}" if ckpt_path else ".hydra"
+
+
+def eval_dir_for(ckpt: str, out_dir: str | None) -> str:
+    """``ganlab eval`` writes next to the checkpoint, in ``<checkpoint stem>_eval/``, unless told otherwise."""
+    if out_dir:
+        return out_dir
+    path = Path(ckpt).expanduser()
+    if path.is_dir():
+        path = path / "checkpoints" / "last.ckpt"
+    return str(path.parent / f"{path.stem}_eval")
+
+
+def register_resolvers() -> None:
+    """Register ganlab's resolvers (idempotent); needed before Hydra composes ``conf/``."""
+    for name, function in {
+        "ganlab.optimizer_steps": optimizer_steps,
+        "ganlab.run_dir": run_dir_for,
+        "ganlab.hydra_subdir": hydra_subdir_for,
+        "ganlab.eval_dir": eval_dir_for,
+    }.items():
+        if not OmegaConf.has_resolver(name):
+            OmegaConf.register_new_resolver(name, function)

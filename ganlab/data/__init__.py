@@ -1,0 +1,16 @@
+"""Data modules; each is selected with ``dataset=<name>`` from ``conf/dataset/<name>.yaml``."""
+
+from ganlab.data.base import GANDataModule, TensorDictDataset
+from ganlab.data.torchvision_images import TorchvisionImages
+from ganlab.data.toy2d import GaussianMixture2D, Grid, Ring, SwissRoll, Toy2DDataModule
+
+__all__ = [
+    "GANDataModule",
+    "GaussianMixture2D",
+    "Grid",
+    "Ring",
+    "SwissRoll",
+    "TensorDictDataset",
+    "TorchvisionImages",
+    "Toy2DDataModule",
+]

@@ -1,0 +1,122 @@
+"""Two-dimensional toy distributions: the classic mode-collapse benchmarks, generated in memory."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from ganlab.data.base import GANDataModule, TensorDictDataset
+from ganlab.plotting import scatter_image
+
+
+class GaussianMixture2D:
+    """An equal-weight mixture of isotropic Gaussians with known centres.
+
+    Args:
+        centers: ``(K, 2)`` mode centres.
+        std: per-axis standard deviation of every mode.
+    """
+
+    def __init__(self, centers: Tensor, std: float) -> None:
+        self.centers = centers.float()
+        self.std = float(std)
+
+    def sample(self, num: int, rng: torch.Generator) -> Tensor:
+        """``(num, 2)`` samples, modes drawn uniformly."""
+        modes = torch.randint(len(self.centers), (num,), generator=rng)
+        return self.centers[modes] + self.std * torch.randn(num, 2, generator=rng)
+
+    @property
+    def extent(self) -> float:
+        """Half-width of a square that holds the mixture with a margin, for plots."""
+        return float(self.centers.abs().max()) * 1.3 + 6 * self.std
+
+
+class Ring(GaussianMixture2D):
+    """``num_modes`` Gaussians evenly spaced on a circle: means ``radius·(cos 2πk/K, sin 2πk/K)``.
+
+    The PacGAN/VEEGAN ring: 8 modes, radius 1, std 0.01.
+    """
+
+    def __init__(self, num_modes: int = 8, radius: float = 1.0, std: float = 0.01) -> None:
+        angles = 2 * math.pi * torch.arange(num_modes, dtype=torch.float64) / num_modes
+        super().__init__(radius * torch.stack([angles.cos(), angles.sin()], dim=1), std)
+
+
+class Grid(GaussianMixture2D):
+    """``side x side`` Gaussians on a square lattice centred at 0 with the given spacing.
+
+    The PacGAN/VEEGAN grid: 5 x 5 means on {-4, -2, 0, 2, 4}^2, std 0.05.
+    """
+
+    def __init__(self, side: int = 5, spacing: float = 2.0, std: float = 0.05) -> None:
+        ticks = (torch.arange(side, dtype=torch.float64) - (side - 1) / 2) * spacing
+        xs, ys = torch.meshgrid(ticks, ticks, indexing="ij")
+        super().__init__(torch.stack([xs.flatten(), ys.flatten()], dim=1), std)
+
+
+class SwissRoll:
+    """The 2-D Swiss roll: ``t ~ U[1.5π, 4.5π]``, ``x = (t cos t, t sin t)·scale`` plus Gaussian noise.
+
+    A continuous manifold with no modes to count; plots show how well G follows it.
+    """
+
+    centers = None
+
+    def __init__(self, noise: float = 0.25, scale: float = 0.25) -> None:
+        self.noise = float(noise)
+        self.scale = float(scale)
+
+    def sample(self, num: int, rng: torch.Generator) -> Tensor:
+        t = 1.5 * math.pi * (1 + 2 * torch.rand(num, generator=rng))
+        points = torch.stack([t * t.cos(), t * t.sin()], dim=1)
+        return self.scale * (points + self.noise * torch.randn(num, 2, generator=rng))
+
+    @property
+    def extent(self) -> float:
+        return 4.5 * math.pi * self.scale * 1.15
+
+
+class Toy2DDataModule(GANDataModule):
+    """Samples of a 2-D distribution drawn once, in memory, with a fixed data seed.
+
+    Args:
+        distribution: a :class:`GaussianMixture2D` or :class:`SwissRoll`.
+        num_train: training set size (PacGAN: 100,000).
+        num_test: held-out set size.
+        batch_size: per-process batch size.
+        data_seed: seed of the draw, independent of the training seed so all runs share data.
+        name: the dataset's name, as in ``conf/dataset``.
+    """
+
+    def __init__(
+        self,
+        distribution: GaussianMixture2D | SwissRoll,
+        num_train: int = 100_000,
+        num_test: int = 10_000,
+        batch_size: int = 100,
+        data_seed: int = 0,
+        name: str = "toy2d",
+    ) -> None:
+        super().__init__(batch_size=batch_size)
+        self.distribution = distribution
+        self.num_train, self.num_test = int(num_train), int(num_test)
+        self.data_seed = int(data_seed)
+        self.name = name
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.train_set is not None:
+            return
+        rng = torch.Generator().manual_seed(self.data_seed)
+        self.train_set = TensorDictDataset({"real": self.distribution.sample(self.num_train, rng)})
+        self.test_set = TensorDictDataset({"real": self.distribution.sample(self.num_test, rng)})
+
+    def render(self, samples: Tensor) -> Tensor:
+        return scatter_image(
+            samples,
+            centers=self.distribution.centers,
+            reference=self.real_samples(2_000),
+            limits=self.distribution.extent,
+        )

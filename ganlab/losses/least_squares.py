@@ -1,0 +1,38 @@
+"""Least squares GAN (Mao et al. 2017)."""
+
+from __future__ import annotations
+
+from torch import Tensor
+
+from ganlab.losses.base import GANLoss, as_float32
+
+
+class LeastSquaresLoss(GANLoss):
+    r"""LSGAN: least-squares targets instead of the log loss (Mao et al. 2017, eq. 2).
+
+    .. math::
+        L_D = \tfrac12\,\mathbb{E}_x[(D(x) - b)^2] + \tfrac12\,\mathbb{E}_z[(D(G(z)) - a)^2],
+        \qquad
+        L_G = \tfrac12\,\mathbb{E}_z[(D(G(z)) - c)^2]
+
+    ``D`` is the raw, unbounded discriminator output. ``a`` is the fake target, ``b`` the real
+    target and ``c`` the value the generator wants D to believe for fakes. The 0-1 coding
+    (a, b, c) = (0, 1, 1) is the default; with b - c = 1 and b - a = 2 (e.g. -1, 1, 0) the game
+    minimises the Pearson chi-squared divergence.
+
+    Args:
+        a: discriminator target for fake samples.
+        b: discriminator target for real samples.
+        c: generator target for fake samples.
+    """
+
+    def __init__(self, a: float = 0.0, b: float = 1.0, c: float = 1.0) -> None:
+        self.a, self.b, self.c = float(a), float(b), float(c)
+
+    def discriminator_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+        real_logits, fake_logits = as_float32(real_logits, fake_logits)
+        return 0.5 * ((real_logits - self.b) ** 2).mean() + 0.5 * ((fake_logits - self.a) ** 2).mean()
+
+    def generator_loss(self, fake_logits: Tensor) -> Tensor:
+        (fake_logits,) = as_float32(fake_logits)
+        return 0.5 * ((fake_logits - self.c) ** 2).mean()

@@ -1,0 +1,7 @@
+"""Generator and discriminator networks; each family is selected with ``model=<name>``."""
+
+from ganlab.models.base import Discriminator, Generator
+from ganlab.models.dcgan import DCGANDiscriminator, DCGANGenerator
+from ganlab.models.mlp import MLPDiscriminator, MLPGenerator
+
+__all__ = ["DCGANDiscriminator", "DCGANGenerator", "Discriminator", "Generator", "MLPDiscriminator", "MLPGenerator"]

@@ -1,0 +1,106 @@
+"""DCGAN generator and discriminator (Radford et al. 2016), for any resolution 4·2^k or 7·2^k."""
+
+from __future__ import annotations
+
+from itertools import pairwise
+
+from torch import Tensor, nn
+
+from ganlab.models.base import Discriminator, Generator, init_normal
+
+
+def stride2_layers(resolution: int) -> tuple[int, int]:
+    """Split ``resolution`` into ``base * 2**k`` with the most stride-2 layers ``k`` and ``base >= 4``.
+
+    28 -> (7, 2), 32 -> (4, 3), 64 -> (4, 4). Returns ``(base, k)``.
+
+    Raises:
+        ValueError: if the resolution needs a base feature map larger than 8 (e.g. 36).
+    """
+    base, k = int(resolution), 0
+    while base % 2 == 0 and base // 2 >= 4:
+        base, k = base // 2, k + 1
+    if k == 0 or base > 8:
+        raise ValueError(
+            f"DCGAN cannot build resolution {resolution}: use a size base*2^k with base in 4..8, "
+            "e.g. 28, 32 or 64 (set dataset.resolution)"
+        )
+    return base, k
+
+
+class DCGANGenerator(Generator):
+    r"""DCGAN generator: ``z -> ConvT(base x base) -> [ConvT 4x4 stride 2 -> BN -> ReLU] x k -> tanh``.
+
+    The first transposed convolution projects ``z`` to a ``(width·2^{k-1}, base, base)`` map, each
+    further layer doubles the resolution and halves the channels; the output is
+    ``(N, channels, resolution, resolution)`` in [-1, 1]. Weights ~ N(0, 0.02) as in the paper.
+
+    Args:
+        latent_dim: size of z (100 in the paper).
+        channels: image channels (1 for MNIST, 3 for CIFAR-10).
+        resolution: output side; 28, 32, 64 or any ``base·2^k`` with ``base`` in 4..8.
+        width: channels of the last hidden layer ("ngf"; 64 in the paper).
+    """
+
+    def __init__(self, latent_dim: int = 100, channels: int = 1, resolution: int = 28, width: int = 64) -> None:
+        super().__init__(latent_dim)
+        base, k = stride2_layers(resolution)
+        chans = [width * 2 ** (k - 1 - i) for i in range(k)]
+        layers: list[nn.Module] = [
+            nn.ConvTranspose2d(self.latent_dim, chans[0], base, 1, 0, bias=False),
+            nn.BatchNorm2d(chans[0]),
+            nn.ReLU(True),
+        ]
+        for c_in, c_out in pairwise(chans):
+            layers += [nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(True)]
+        layers += [nn.ConvTranspose2d(chans[-1], channels, 4, 2, 1), nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+        init_normal(self)
+
+    def forward(self, z: Tensor) -> Tensor:
+        return self.net(z.view(z.shape[0], self.latent_dim, 1, 1))
+
+
+class DCGANDiscriminator(Discriminator):
+    r"""DCGAN discriminator: ``[Conv 4x4 stride 2 -> norm -> LeakyReLU(0.2)] x k -> Conv(base x base) -> logit``.
+
+    Mirrors :class:`DCGANGenerator`; no normalisation on the first layer, as in the paper.
+    ``(N, channels, resolution, resolution) -> (N, 1)``.
+
+    Args:
+        channels: image channels.
+        resolution: input side, as for the generator.
+        width: channels of the first layer ("ndf").
+        norm: ``batch`` (the paper), ``layer`` (per-sample, for gradient penalties) or ``none``.
+    """
+
+    def __init__(self, channels: int = 1, resolution: int = 28, width: int = 64, norm: str = "batch") -> None:
+        super().__init__()
+        base, k = stride2_layers(resolution)
+        chans = [width * 2**i for i in range(k)]
+        layers: list[nn.Module] = [nn.Conv2d(channels, chans[0], 4, 2, 1), nn.LeakyReLU(0.2, True)]
+        for c_in, c_out in pairwise(chans):
+            layers += [
+                nn.Conv2d(c_in, c_out, 4, 2, 1, bias=norm == "none"),
+                _norm(norm, c_out),
+                nn.LeakyReLU(0.2, True),
+            ]
+        layers += [nn.Conv2d(chans[-1], 1, base, 1, 0), nn.Flatten()]
+        self.net = nn.Sequential(*layers)
+        init_normal(self)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net(x)
+
+
+_NORMS = {
+    "batch": nn.BatchNorm2d,
+    "layer": lambda channels: nn.GroupNorm(1, channels),
+    "none": lambda channels: nn.Identity(),
+}
+
+
+def _norm(kind: str, channels: int) -> nn.Module:
+    if kind not in _NORMS:
+        raise ValueError(f"unknown discriminator norm {kind!r}: use one of {', '.join(_NORMS)}")
+    return _NORMS[kind](channels)

@@ -1,0 +1,86 @@
+"""Fully connected generator and discriminator (Goodfellow et al. 2014)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from torch import Tensor, nn
+
+from ganlab.models.base import Discriminator, Generator, init_normal
+
+_ACTIVATIONS = {"identity": nn.Identity, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
+
+
+def _hidden_stack(
+    in_dim: int, hidden_dims: Sequence[int], activation: type[nn.Module], batch_norm: bool
+) -> tuple[nn.Sequential, int]:
+    layers: list[nn.Module] = []
+    for width in hidden_dims:
+        layers.append(nn.Linear(in_dim, width))
+        if batch_norm:
+            layers.append(nn.BatchNorm1d(width))
+        layers.append(activation())
+        in_dim = width
+    return nn.Sequential(*layers), in_dim
+
+
+class MLPGenerator(Generator):
+    """``z -> [Linear -> (BatchNorm) -> ReLU] x L -> Linear -> output activation -> reshape``.
+
+    Shapes: ``(N, latent_dim) -> (N, *data_shape)``; 2-D points use ``data_shape=[2]`` and the
+    identity output, flattened images ``[C, H, W]`` and ``tanh`` (images live in [-1, 1]).
+
+    Args:
+        latent_dim: size of z.
+        data_shape: shape of one sample.
+        hidden_dims: width of each hidden layer.
+        batch_norm: batch norm after each hidden linear layer.
+        output_activation: ``identity``, ``tanh`` or ``sigmoid``.
+        init_std: std of the N(0, std) weight initialisation; ``None`` keeps PyTorch's default.
+    """
+
+    def __init__(
+        self,
+        latent_dim: int,
+        data_shape: Sequence[int],
+        hidden_dims: Sequence[int] = (128, 128, 128),
+        batch_norm: bool = False,
+        output_activation: str = "identity",
+        init_std: float | None = None,
+    ) -> None:
+        super().__init__(latent_dim)
+        self.data_shape = tuple(int(d) for d in data_shape)
+        body, width = _hidden_stack(self.latent_dim, hidden_dims, nn.ReLU, batch_norm)
+        self.net = nn.Sequential(body, nn.Linear(width, math.prod(self.data_shape)), _ACTIVATIONS[output_activation]())
+        if init_std is not None:
+            init_normal(self, init_std)
+
+    def forward(self, z: Tensor) -> Tensor:
+        return self.net(z).view(z.shape[0], *self.data_shape)
+
+
+class MLPDiscriminator(Discriminator):
+    """``x -> flatten -> [Linear -> LeakyReLU(0.2)] x L -> Linear -> logit``; ``(N, *data_shape) -> (N, 1)``.
+
+    Args:
+        data_shape: shape of one sample.
+        hidden_dims: width of each hidden layer.
+        init_std: std of the N(0, std) weight initialisation; ``None`` keeps PyTorch's default.
+    """
+
+    def __init__(
+        self,
+        data_shape: Sequence[int],
+        hidden_dims: Sequence[int] = (128, 128, 128),
+        init_std: float | None = None,
+    ) -> None:
+        super().__init__()
+        in_dim = math.prod(int(d) for d in data_shape)
+        body, width = _hidden_stack(in_dim, hidden_dims, lambda: nn.LeakyReLU(0.2), batch_norm=False)
+        self.net = nn.Sequential(nn.Flatten(), body, nn.Linear(width, 1))
+        if init_std is not None:
+            init_normal(self, init_std)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net(x)

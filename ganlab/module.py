@@ -1,0 +1,239 @@
+"""The adversarial game as one LightningModule with manual optimisation."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import lightning as L
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+from torch import Tensor
+from torch.optim import Optimizer
+
+from ganlab.errors import GanlabError
+from ganlab.losses.base import GANLoss
+from ganlab.models.base import Discriminator, Generator
+from ganlab.tricks.base import StepContext, Trick
+
+OptimizerFactory = Callable[[Iterable[torch.nn.Parameter]], Optimizer]
+SchedulerFactory = Callable[[Optimizer], Any]
+
+
+def _grad_norm(parameters: Iterable[torch.nn.Parameter]) -> Tensor:
+    grads = [p.grad for p in parameters if p.grad is not None]
+    if not grads:
+        return torch.zeros(())
+    return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+
+
+class GANModule(L.LightningModule):
+    """Trains a generator against a discriminator: ``n_critic`` D steps, then one G step, per batch.
+
+    Everything that varies between GANs is injected: the two networks, the :class:`GANLoss`, the
+    :class:`Trick` list and the optimiser factories (``functools.partial`` objects, as Hydra's
+    ``_partial_: true`` makes them). Batches are dicts with a ``"real"`` entry; the networks take
+    the entries named in their ``condition_keys`` as keyword arguments.
+
+    Step counting: Lightning's ``trainer.global_step`` counts optimiser steps (``n_critic + 1`` per
+    batch). ganlab's own counters, ``generator_steps`` and ``discriminator_steps``, are what configs
+    and logs mean by "step": ``generator_steps`` equals the number of batches trained.
+
+    Args:
+        generator: maps latent codes to samples.
+        discriminator: maps samples to one raw score each.
+        loss: the adversarial objective.
+        generator_optimizer: called with G's parameters to build its optimiser.
+        discriminator_optimizer: called with D's parameters.
+        generator_scheduler: optional, called with G's optimiser; stepped once per generator step.
+        discriminator_scheduler: optional, likewise for D.
+        tricks: stabilisation tricks, applied in order.
+        n_critic: discriminator steps per generator step.
+        gradient_clip_val: clip each player's gradient norm to this value (``None``: no clipping).
+    """
+
+    def __init__(
+        self,
+        generator: Generator,
+        discriminator: Discriminator,
+        loss: GANLoss,
+        generator_optimizer: OptimizerFactory,
+        discriminator_optimizer: OptimizerFactory,
+        generator_scheduler: SchedulerFactory | None = None,
+        discriminator_scheduler: SchedulerFactory | None = None,
+        tricks: Sequence[Trick] = (),
+        n_critic: int = 1,
+        gradient_clip_val: float | None = None,
+    ) -> None:
+        super().__init__()
+        if n_critic < 1:
+            raise GanlabError(f"optim.n_critic must be at least 1, got {n_critic}")
+        self.automatic_optimization = False
+        self.generator = generator
+        self.discriminator = discriminator
+        self.loss = loss
+        self.tricks = list(tricks)
+        self.generator_optimizer = generator_optimizer
+        self.discriminator_optimizer = discriminator_optimizer
+        self.generator_scheduler = generator_scheduler
+        self.discriminator_scheduler = discriminator_scheduler
+        self.n_critic = int(n_critic)
+        self.gradient_clip_val = gradient_clip_val
+        self.generator_steps = 0
+        self.discriminator_steps = 0
+        # Set by `ganlab train`: the composed config and config-group choices, saved in checkpoints
+        # so `ganlab eval` and resuming rebuild the run without the user repeating its overrides.
+        self.run_info: dict[str, Any] = {}
+        for trick in self.tricks:
+            trick.setup(self)
+
+    @classmethod
+    def from_config(cls, cfg: DictConfig) -> GANModule:
+        """Build the module a run config describes (``model``, ``loss``, ``optim``, ``tricks``)."""
+        tricks = [instantiate(node) for node in (cfg.get("tricks") or {}).values()]
+        return cls(
+            generator=instantiate(cfg.model.generator),
+            discriminator=instantiate(cfg.model.discriminator),
+            loss=instantiate(cfg.loss),
+            generator_optimizer=instantiate(cfg.optim.generator),
+            discriminator_optimizer=instantiate(cfg.optim.discriminator),
+            generator_scheduler=instantiate(cfg.optim.get("generator_scheduler")),
+            discriminator_scheduler=instantiate(cfg.optim.get("discriminator_scheduler")),
+            tricks=tricks,
+            n_critic=cfg.optim.n_critic,
+            gradient_clip_val=cfg.optim.get("gradient_clip_val"),
+        )
+
+    # ----------------------------------------------------------------------------------- optimisers
+    def configure_optimizers(self) -> tuple[list[Optimizer], list[Any]]:
+        optimizers = [
+            self.generator_optimizer(self.generator.parameters()),
+            self.discriminator_optimizer(self.discriminator.parameters()),
+        ]
+        factories = (self.generator_scheduler, self.discriminator_scheduler)
+        schedulers = [make(opt) for make, opt in zip(factories, optimizers, strict=True) if make is not None]
+        return optimizers, schedulers
+
+    # ------------------------------------------------------------------------------------- sampling
+    @torch.no_grad()
+    def generate(self, z: Tensor, condition: dict[str, Tensor] | None = None) -> Tensor:
+        """Samples ``G(z)`` in eval mode (batch norm uses running statistics)."""
+        was_training = self.generator.training
+        self.generator.eval()
+        try:
+            return self.generator(z.to(self.device), **(condition or {}))
+        finally:
+            self.generator.train(was_training)
+
+    # -------------------------------------------------------------------------------------- training
+    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        opt_g, opt_d = self.optimizers()
+        real = batch["real"]
+        g_condition = {key: batch[key] for key in self.generator.condition_keys}
+        d_condition = {key: batch[key] for key in self.discriminator.condition_keys}
+        logs: dict[str, Tensor] = {}
+        for _ in range(self.n_critic):
+            logs.update(self._discriminator_step(opt_d, real, g_condition, d_condition))
+        logs.update(self._generator_step(opt_g, real.shape[0], real, g_condition, d_condition))
+        for scheduler in self._schedulers():
+            scheduler.step()
+        logs["train/lr_generator"] = torch.tensor(opt_g.param_groups[0]["lr"])
+        logs["train/lr_discriminator"] = torch.tensor(opt_d.param_groups[0]["lr"])
+        self.log_dict(logs, on_step=True, on_epoch=False)
+
+    def _discriminator_step(
+        self, opt: Any, real: Tensor, g_condition: dict[str, Tensor], d_condition: dict[str, Tensor]
+    ) -> dict[str, Tensor]:
+        with self.toggled_optimizer(opt):
+            z = self.generator.sample_latent(real.shape[0], device=self.device)
+            with torch.no_grad():
+                fake = self.generator(z, **g_condition)
+            d_real, d_fake = real, fake
+            for trick in self.tricks:
+                d_real, d_fake = trick.discriminator_inputs(d_real, d_fake, self)
+            real_logits = self.discriminator(d_real, **d_condition)
+            fake_logits = self.discriminator(d_fake, **d_condition)
+            context = StepContext(self, d_real, d_fake, real_logits, fake_logits, d_condition)
+            terms = {
+                "adversarial": self.loss.discriminator_loss(real_logits, fake_logits),
+                "penalty": self.loss.penalty(lambda x: self.discriminator(x, **d_condition), d_real, d_fake),
+                **self._trick_terms("discriminator_terms", context),
+            }
+            loss = self._checked_sum(terms, "discriminator")
+            self._backward_and_step(opt, loss)
+            self.discriminator_steps += 1
+            for trick in self.tricks:
+                trick.after_discriminator_step(context)
+        logs = {f"train/d_{name}": value.detach() for name, value in terms.items()}
+        logs["train/d_loss"] = loss.detach()
+        logs["train/D_real"] = real_logits.detach().float().mean()
+        logs["train/D_fake"] = fake_logits.detach().float().mean()
+        logs["train/d_grad_norm"] = _grad_norm(self.discriminator.parameters())
+        return logs
+
+    def _generator_step(
+        self, opt: Any, num: int, real: Tensor, g_condition: dict[str, Tensor], d_condition: dict[str, Tensor]
+    ) -> dict[str, Tensor]:
+        with self.toggled_optimizer(opt):
+            fake = self.generator(self.generator.sample_latent(num, device=self.device), **g_condition)
+            fake_logits = self.discriminator(fake, **d_condition)
+            context = StepContext(self, real, fake, None, fake_logits, d_condition)
+            terms = {
+                "adversarial": self.loss.generator_loss(fake_logits),
+                **self._trick_terms("generator_terms", context),
+            }
+            loss = self._checked_sum(terms, "generator")
+            self._backward_and_step(opt, loss)
+            self.generator_steps += 1
+            for trick in self.tricks:
+                trick.after_generator_step(context)
+        logs = {f"train/g_{name}": value.detach() for name, value in terms.items()}
+        logs["train/g_loss"] = loss.detach()
+        logs["train/g_grad_norm"] = _grad_norm(self.generator.parameters())
+        return logs
+
+    def _trick_terms(self, hook: str, context: StepContext) -> dict[str, Tensor]:
+        terms: dict[str, Tensor] = {}
+        for trick in self.tricks:
+            terms.update(getattr(trick, hook)(context))
+        return terms
+
+    def _checked_sum(self, terms: dict[str, Tensor], player: str) -> Tensor:
+        loss = torch.stack([t.float() for t in terms.values()]).sum()
+        if not torch.isfinite(loss):
+            detail = ", ".join(f"{k}={float(v):.4g}" for k, v in terms.items())
+            raise GanlabError(
+                f"non-finite {player} loss at generator step {self.generator_steps} ({detail}); "
+                "lower optim.lr, add gradient clipping (optim.gradient_clip_val=1.0) or try another loss"
+            )
+        return loss
+
+    def _backward_and_step(self, opt: Any, loss: Tensor) -> None:
+        opt.zero_grad(set_to_none=True)
+        self.manual_backward(loss)
+        if self.gradient_clip_val is not None:
+            self.clip_gradients(opt, gradient_clip_val=self.gradient_clip_val, gradient_clip_algorithm="norm")
+        opt.step()
+
+    def _schedulers(self) -> list[Any]:
+        schedulers = self.lr_schedulers()
+        if schedulers is None:
+            return []
+        return schedulers if isinstance(schedulers, list) else [schedulers]
+
+    # ------------------------------------------------------------------------------------ checkpoints
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["ganlab"] = {
+            "run": self.run_info,
+            "generator_steps": self.generator_steps,
+            "discriminator_steps": self.discriminator_steps,
+            "tricks": [trick.state_dict() for trick in self.tricks],
+        }
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        state = checkpoint.get("ganlab", {})
+        self.generator_steps = int(state.get("generator_steps", 0))
+        self.discriminator_steps = int(state.get("discriminator_steps", 0))
+        for trick, trick_state in zip(self.tricks, state.get("tricks", []), strict=False):
+            trick.load_state_dict(trick_state)

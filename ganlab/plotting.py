@@ -1,0 +1,63 @@
+"""Pictures of samples: image grids and 2-D scatter plots, as (3, H, W) tensors in [0, 1]."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import Tensor
+from torchvision.utils import make_grid
+
+
+def image_grid(images: Tensor, nrow: int | None = None) -> Tensor:
+    """Tile ``(N, C, H, W)`` images in [-1, 1] into one ``(3, H', W')`` picture in [0, 1]."""
+    nrow = nrow or max(1, int(math.sqrt(images.shape[0])))
+    grid = make_grid(images.detach().float().cpu(), nrow=nrow, normalize=True, value_range=(-1, 1), pad_value=1.0)
+    return grid.clamp(0, 1)
+
+
+def scatter_image(
+    samples: Tensor,
+    centers: Tensor | None = None,
+    reference: Tensor | None = None,
+    limits: float | None = None,
+    title: str | None = None,
+) -> Tensor:
+    """Scatter plot of ``(N, 2)`` samples over the true mode centres and a faint real sample.
+
+    Returns:
+        ``(3, H, W)`` float tensor in [0, 1], ready for TensorBoard or :func:`save_png`.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    points = samples.detach().float().cpu().numpy()
+    fig = Figure(figsize=(4, 4), dpi=100)
+    canvas = FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    if reference is not None:
+        ref = reference.detach().float().cpu().numpy()
+        ax.scatter(ref[:, 0], ref[:, 1], s=2, c="0.75", label="real", rasterized=True)
+    ax.scatter(points[:, 0], points[:, 1], s=2, c="tab:blue", alpha=0.6, label="generated", rasterized=True)
+    if centers is not None:
+        c = centers.detach().cpu().numpy()
+        ax.scatter(c[:, 0], c[:, 1], s=40, marker="x", c="tab:red", label="mode centres")
+    if limits is not None:
+        ax.set_xlim(-limits, limits)
+        ax.set_ylim(-limits, limits)
+    ax.set_aspect("equal")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.06), ncol=3, fontsize=7, markerscale=2, frameon=False)
+    if title:
+        ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    canvas.draw()
+    rgba = np.asarray(canvas.buffer_rgba())
+    return torch.from_numpy(rgba[..., :3].copy()).permute(2, 0, 1).float() / 255.0
+
+
+def save_png(image: Tensor, path: str) -> None:
+    """Write a ``(3, H, W)`` image in [0, 1] to ``path``."""
+    from torchvision.utils import save_image
+
+    save_image(image, path)

@@ -1,0 +1,123 @@
+"""`ganlab train`: compose a run from config, fit it, and report where everything went."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+from hydra.core.hydra_config import HydraConfig
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.utils import instantiate
+from lightning.pytorch.loggers import TensorBoardLogger
+from lightning.pytorch.utilities import rank_zero_only
+from omegaconf import DictConfig, OmegaConf
+
+from ganlab.checkpoint import load_checkpoint
+from ganlab.console import config_tree, results_table
+from ganlab.errors import GanlabError
+from ganlab.evaluate import score
+from ganlab.hydra_app import launch_argv
+from ganlab.module import GANModule
+
+
+def resumed_config(cfg: DictConfig) -> tuple[DictConfig, dict[str, Any]]:
+    """The checkpoint's own config and group choices, with this command line's value overrides on top.
+
+    ``ganlab train ckpt_path=X`` continues X's run as it was configured; ``generator_steps=N`` or any
+    other ``key=value`` given with it still applies. Changing a config group (``model=...``) is
+    refused: that is a different run.
+    """
+    checkpoint = load_checkpoint(cfg.ckpt_path)
+    run = checkpoint["ganlab"]["run"]
+    saved = OmegaConf.create(run["config"])
+    choices = dict(run["choices"])
+    hydra_cfg = HydraConfig.get()
+    for override in OverridesParser.create().parse_overrides(list(hydra_cfg.overrides.task)):
+        key = override.key_or_group
+        if key.startswith("hydra") or key == "ckpt_path":
+            continue
+        if key in hydra_cfg.runtime.choices:
+            if str(hydra_cfg.runtime.choices[key]) != str(choices.get(key)):
+                raise GanlabError(
+                    f"cannot change {key} when resuming: the checkpoint was trained with "
+                    f"{key}={choices.get(key)}; drop the override or start a new run without ckpt_path"
+                )
+            continue
+        OmegaConf.update(saved, key, OmegaConf.select(cfg, key), force_add=True)
+    saved.ckpt_path = cfg.ckpt_path
+    saved.paths = cfg.paths
+    return saved, choices
+
+
+def _hparams(cfg: DictConfig, choices: dict[str, Any]) -> dict[str, Any]:
+    """What the HParams tab compares: the group choices, key settings, and every command-line override."""
+    params: dict[str, Any] = {group: str(value) for group, value in choices.items() if not group.startswith("hydra")}
+    for key in (
+        "seed",
+        "generator_steps",
+        "optim.lr",
+        "optim.n_critic",
+        "model.latent_dim",
+        "dataset.datamodule.batch_size",
+    ):
+        params[key] = OmegaConf.select(cfg, key)
+    for override in OverridesParser.create().parse_overrides(list(HydraConfig.get().overrides.task)):
+        key = override.key_or_group
+        if not key.startswith("hydra") and key not in choices:
+            value = OmegaConf.select(cfg, key)
+            params[key] = value if isinstance(value, (int, float, str, bool)) else str(value)
+    return params
+
+
+def train(cfg: DictConfig) -> dict[str, float]:
+    """Fit the GAN that ``cfg`` describes; return the final metrics (for sweepers)."""
+    choices: dict[str, Any] = dict(HydraConfig.get().runtime.choices)
+    if cfg.get("ckpt_path"):
+        cfg, choices = resumed_config(cfg)
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    run_dir = Path(cfg.paths.output_dir)
+    rank_zero_only(config_tree)(cfg, run_dir / "config_tree.log")
+
+    datamodule = instantiate(cfg.dataset.datamodule)
+    module = GANModule.from_config(cfg)
+    module.run_info = {"config": OmegaConf.to_container(cfg, resolve=False), "choices": choices}
+    callbacks = [instantiate(node) for node in cfg.callbacks.values()]
+    loggers = [instantiate(node) for node in cfg.logger.values()]
+    trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    with launch_argv():
+        trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    if not trainer.is_global_zero:
+        return {}
+
+    results: dict[str, float] = {}
+    if cfg.final_eval:
+        module.to("cpu")
+        results = score(
+            module, datamodule, cfg.dataset.metrics, cfg.dataset.eval_samples, 500, cfg.seed, cfg.paths.cache_dir
+        )
+        report = {
+            "generator_steps": module.generator_steps,
+            "num_samples": cfg.dataset.eval_samples,
+            "metrics": results,
+        }
+        (run_dir / "metrics.json").write_text(json.dumps(report, indent=2) + "\n")
+    final = {f"final/{name}": value for name, value in results.items()}
+    final.update(
+        {f"final/{k.split('/')[-1]}": float(v) for k, v in trainer.callback_metrics.items() if k.endswith("_loss")}
+    )
+    for logger in trainer.loggers:
+        if isinstance(logger, TensorBoardLogger):
+            logger.log_hyperparams(_hparams(cfg, choices), metrics=final)
+            logger.finalize("success")
+
+    where = {
+        "run dir": run_dir,
+        "checkpoint": run_dir / "checkpoints" / "last.ckpt",
+        "tensorboard": f"tensorboard --logdir {run_dir / 'tensorboard'}",
+        "samples": run_dir / "samples",
+        "generator steps": module.generator_steps,
+    }
+    results_table("ganlab train: done", {**where, **results})
+    return results

@@ -1,0 +1,80 @@
+"""The one interface through which stabilisation tricks plug into the training step.
+
+The GAN module calls every hook of every trick at its point in the step, in the order the tricks
+were listed; each hook's default does nothing. A trick therefore overrides only the hooks it needs
+and the module never asks which trick it holds. Order of one training step::
+
+    for each of n_critic discriminator steps:
+        real, fake = trick.discriminator_inputs(real, fake, context)      # each trick in turn
+        loss_D = loss.discriminator_loss(...) + loss.penalty(...)
+                 + sum(trick.discriminator_terms(context).values())
+        backward, step;  trick.after_discriminator_step(context)
+    fake = G(z)
+    loss_G = loss.generator_loss(...) + sum(trick.generator_terms(context).values())
+    backward, step;  trick.after_generator_step(context)
+
+Extra loss terms are returned by name and logged as ``train/d_<name>`` and ``train/g_<name>``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from torch import Tensor
+
+if TYPE_CHECKING:
+    from ganlab.module import GANModule
+
+
+@dataclass
+class StepContext:
+    """What a trick may look at during one player's step.
+
+    Attributes:
+        module: the running :class:`~ganlab.module.GANModule` (networks, loss, step counters).
+        real: the real batch as D sees it in this step.
+        fake: the generated batch (detached in D steps, attached in G steps).
+        real_logits: D's outputs on ``real`` (``None`` where a step did not compute them).
+        fake_logits: D's outputs on ``fake``.
+        condition: the conditioning entries of the batch, passed to G and D as keywords.
+    """
+
+    module: GANModule
+    real: Tensor
+    fake: Tensor
+    real_logits: Tensor | None = None
+    fake_logits: Tensor | None = None
+    condition: dict[str, Tensor] = field(default_factory=dict)
+
+
+class Trick:
+    """Base class of tricks: override the hooks you need; every default is a no-op."""
+
+    def setup(self, module: GANModule) -> None:
+        """Called once before training, e.g. to wrap D's layers or copy G's weights."""
+
+    def discriminator_inputs(self, real: Tensor, fake: Tensor, module: GANModule) -> tuple[Tensor, Tensor]:
+        """Transform what D sees in its own step (noise, replayed fakes, augmentation)."""
+        return real, fake
+
+    def discriminator_terms(self, context: StepContext) -> dict[str, Tensor]:
+        """Extra named terms added to D's loss."""
+        return {}
+
+    def generator_terms(self, context: StepContext) -> dict[str, Tensor]:
+        """Extra named terms added to G's loss."""
+        return {}
+
+    def after_discriminator_step(self, context: StepContext) -> None:
+        """Called after each optimizer step of D."""
+
+    def after_generator_step(self, context: StepContext) -> None:
+        """Called after each optimizer step of G."""
+
+    def state_dict(self) -> dict[str, Any]:
+        """State to keep in checkpoints (buffers, running averages)."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned."""
