@@ -31,10 +31,12 @@ def score(
 ) -> dict[str, float]:
     """Generate ``num_samples`` samples from a seeded noise stream and compute each metric on them.
 
+    Runs in the calling process alone: the metrics do not wait for other DDP ranks.
+
     Returns:
         The metrics' named values, e.g. ``{"fid": 12.3}`` or ``{"modes_covered": 8.0, ...}``.
     """
-    metrics = [instantiate(node) for node in metric_configs.values()]
+    metrics = [instantiate(node, sync_on_compute=False) for node in metric_configs.values()]
     if not metrics:
         return {}
     cache = Path(cache_dir).expanduser() if cache_dir else None

@@ -202,7 +202,7 @@ class GANModule(L.LightningModule):
     def _checked_sum(self, terms: dict[str, Tensor], player: str) -> Tensor:
         loss = torch.stack([t.float() for t in terms.values()]).sum()
         if not torch.isfinite(loss):
-            detail = ", ".join(f"{k}={float(v):.4g}" for k, v in terms.items())
+            detail = ", ".join(f"{k}={float(v.detach()):.4g}" for k, v in terms.items())
             raise GanlabError(
                 f"non-finite {player} loss at generator step {self.generator_steps} ({detail}); "
                 "lower optim.lr, add gradient clipping (optim.gradient_clip_val=1.0) or try another loss"

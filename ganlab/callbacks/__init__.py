@@ -1,5 +1,6 @@
 """Lightning callbacks ganlab adds to a run (``conf/callbacks``)."""
 
+from ganlab.callbacks.progress_bar import GANProgressBar
 from ganlab.callbacks.sample_grid import SampleGrid
 
-__all__ = ["SampleGrid"]
+__all__ = ["GANProgressBar", "SampleGrid"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -39,11 +40,12 @@ class FrechetInceptionDistance(_TorchmetricsFID):
         feature: Inception feature size (64, 192, 768 or 2048).
         real_split: split of the dataset the real statistics come from (``test``, as in Lucic et al. 2018).
         batch_size: real images per Inception batch when computing statistics.
+        kwargs: torchmetrics ``Metric`` options (``sync_on_compute``, ...).
     """
 
-    def __init__(self, feature: int = 2048, real_split: str = "test", batch_size: int = 100) -> None:
+    def __init__(self, feature: int = 2048, real_split: str = "test", batch_size: int = 100, **kwargs: Any) -> None:
         try:
-            super().__init__(feature=feature, normalize=True, reset_real_features=False)
+            super().__init__(feature=feature, normalize=True, reset_real_features=False, **kwargs)
         except OSError as err:
             home = os.environ.get("TORCH_HOME", "~/.cache/torch")
             raise GanlabError(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor
 
@@ -31,10 +33,11 @@ class ModeCoverage(SampleMetric):
         centers: ``(K, 2)`` mode centres.
         std: per-axis standard deviation of each mode.
         threshold: high-quality radius in units of ``std`` (3 in the protocol).
+        kwargs: torchmetrics ``Metric`` options (``sync_on_compute``, ...).
     """
 
-    def __init__(self, centers: Tensor, std: float, threshold: float = 3.0) -> None:
-        super().__init__()
+    def __init__(self, centers: Tensor, std: float, threshold: float = 3.0, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self.register_buffer("centers", torch.as_tensor(centers, dtype=torch.float32))
         self.std = float(std)
         self.threshold = float(threshold)
@@ -44,9 +47,9 @@ class ModeCoverage(SampleMetric):
         self.add_state("total", torch.zeros((), dtype=torch.long), dist_reduce_fx="sum")
 
     @classmethod
-    def for_mixture(cls, mixture: GaussianMixture2D, threshold: float = 3.0) -> ModeCoverage:
+    def for_mixture(cls, mixture: GaussianMixture2D, threshold: float = 3.0, **kwargs: Any) -> ModeCoverage:
         """The metric for a dataset's mixture (used by ``conf/dataset/ring8.yaml`` and friends)."""
-        return cls(mixture.centers, mixture.std, threshold)
+        return cls(mixture.centers, mixture.std, threshold, **kwargs)
 
     def update(self, fake: Tensor) -> None:
         points = fake.detach().float().reshape(-1, 2)

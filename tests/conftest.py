@@ -1,0 +1,80 @@
+"""Shared fixtures: the offline data and weights in ../shared, and the real ganlab CLI in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig, open_dict
+
+from ganlab.config import config_dir, register_resolvers
+
+REPO = Path(__file__).resolve().parents[1]
+# Test data and the FID Inception weights live beside the checkout (see ../shared/README.md);
+# GANLAB_SHARED_DIR points elsewhere when the layout differs.
+SHARED = Path(os.environ.get("GANLAB_SHARED_DIR", REPO.parent / "shared")).resolve()
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    if not (SHARED / "data" / "MNIST" / "raw").is_dir():
+        pytest.fail(f"test data not found in {SHARED}: set GANLAB_SHARED_DIR to the folder holding data/ and torch/")
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def ganlab_env(shared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Environment for CLI runs: offline data, offline Inception weights, a per-session stats cache."""
+    env = dict(os.environ)
+    env.update(
+        GANLAB_DATA_DIR=str(shared_dir / "data"),
+        TORCH_HOME=str(shared_dir / "torch"),
+        GANLAB_CACHE_DIR=str(tmp_path_factory.mktemp("cache")),
+        PYTHONPATH=os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]),
+        PYTHONUNBUFFERED="1",
+        COLUMNS="200",
+    )
+    return env
+
+
+@pytest.fixture
+def run_ganlab(ganlab_env: dict[str, str], tmp_path: Path) -> Callable[..., subprocess.CompletedProcess]:
+    """Run ``python -m ganlab <args>`` in ``tmp_path``; fail with its output if the exit code is unexpected."""
+
+    def run(*args: str, expect: int = 0, timeout: int = 600) -> subprocess.CompletedProcess:
+        proc = subprocess.run(
+            [sys.executable, "-m", "ganlab", *args],
+            cwd=tmp_path,
+            env=ganlab_env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        if proc.returncode != expect:
+            pytest.fail(
+                f"ganlab {' '.join(args)} exited {proc.returncode}, expected {expect}\n"
+                f"--- stdout ---\n{proc.stdout[-6000:]}\n--- stderr ---\n{proc.stderr[-6000:]}"
+            )
+        return proc
+
+    return run
+
+
+@pytest.fixture
+def compose_train(tmp_path: Path, shared_dir: Path) -> Callable[..., DictConfig]:
+    """The real ``conf/train.yaml`` composed with overrides, outputs in ``tmp_path`` (no Hydra run)."""
+
+    def make(*overrides: str) -> DictConfig:
+        register_resolvers()
+        with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
+            cfg = compose("train", overrides=[f"paths.data_dir={shared_dir / 'data'}", *overrides])
+        with open_dict(cfg):
+            cfg.paths.output_dir = str(tmp_path)
+        return cfg
+
+    return make

@@ -1,0 +1,49 @@
+"""Bad input gets one clear line, a non-zero exit, no traceback, and leaves earlier results alone."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+pytestmark = pytest.mark.slow
+
+
+def assert_one_clear_line(stderr: str, *fragments: str) -> None:
+    assert "Traceback" not in stderr, stderr
+    for fragment in fragments:
+        assert fragment in stderr, f"{fragment!r} not in: {stderr}"
+
+
+def test_unknown_model_lists_the_options(run_ganlab):
+    err = run_ganlab("train", "model=nope", expect=1).stderr
+    assert_one_clear_line(err, "model/nope", "dcgan", "mlp")
+
+
+def test_eval_without_checkpoint_file(run_ganlab, tmp_path):
+    err = run_ganlab("eval", f"ckpt={tmp_path}/missing.ckpt", expect=2).stderr
+    assert_one_clear_line(err, "checkpoint not found", "missing.ckpt")
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated"])
+def test_eval_of_a_damaged_checkpoint(run_ganlab, tmp_path, damage):
+    ckpt = tmp_path / "broken.ckpt"
+    if damage == "garbage":
+        ckpt.write_bytes(b"this is not a checkpoint\n" * 10)
+    else:
+        torch.save({"state_dict": {"w": torch.zeros(1000)}, "ganlab": {"run": {}}}, ckpt)
+        ckpt.write_bytes(ckpt.read_bytes()[:500])
+    err = run_ganlab("eval", f"ckpt={ckpt}", expect=2).stderr
+    assert_one_clear_line(err, "cannot read checkpoint", "broken.ckpt")
+    assert ckpt.exists()
+
+
+def test_missing_dataset_offline_names_the_folder_and_fix(run_ganlab, tmp_path):
+    empty = tmp_path / "no-data"
+    err = run_ganlab("train", "dataset=fashion_mnist", "dataset.download=false", f"paths.data_dir={empty}",
+                     f"hydra.run.dir={tmp_path / 'run'}", expect=2).stderr
+    assert_one_clear_line(err, "fashion_mnist not found", str(empty), "GANLAB_DATA_DIR")
+
+
+def test_traceback_flag_shows_the_traceback(run_ganlab, tmp_path):
+    err = run_ganlab("eval", f"ckpt={tmp_path}/missing.ckpt", "traceback=true", expect=1).stderr
+    assert "Traceback" in err and "GanlabError" in err

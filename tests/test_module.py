@@ -1,0 +1,66 @@
+"""The GAN module in process: step counting, the trick interface, checkpoint contents."""
+
+from __future__ import annotations
+
+import lightning as L
+import pytest
+import torch
+from hydra.utils import instantiate
+
+from ganlab.errors import GanlabError
+from ganlab.module import GANModule
+
+RECORDER = ("+tricks.recorder._target_=tests.helpers.RecordingTrick",)
+
+
+def fit(cfg, module: GANModule | None = None) -> tuple[L.Trainer, GANModule]:
+    module = module or GANModule.from_config(cfg)
+    trainer = instantiate(cfg.trainer, logger=False, callbacks=[], enable_progress_bar=False,
+                          enable_checkpointing=False)
+    trainer.fit(module, datamodule=instantiate(cfg.dataset.datamodule))
+    return trainer, module
+
+
+def test_n_critic_discriminator_steps_per_generator_step(compose_train):
+    cfg = compose_train("generator_steps=7", "optim.n_critic=3")
+    trainer, module = fit(cfg)
+    assert module.generator_steps == 7
+    assert module.discriminator_steps == 21
+    assert trainer.global_step == 28  # Lightning counts every optimizer step
+
+
+def test_tricks_hooks_run_in_order_and_their_terms_join_the_losses(compose_train):
+    cfg = compose_train("generator_steps=2", "optim.n_critic=2", *RECORDER, "+tricks.recorder.d_term=5.0",
+                        "+tricks.recorder.g_term=-2.0")
+    trainer, module = fit(cfg)
+    (trick,) = module.tricks
+    d_step = ["discriminator_inputs", "discriminator_terms", "after_discriminator_step"]
+    g_step = ["generator_terms", "after_generator_step"]
+    assert trick.calls == ["setup"] + (d_step * 2 + g_step) * 2
+    logged = trainer.callback_metrics
+    torch.testing.assert_close(logged["train/d_loss"], logged["train/d_adversarial"] + logged["train/d_penalty"] + 5.0)
+    torch.testing.assert_close(logged["train/g_loss"], logged["train/g_adversarial"] - 2.0)
+    assert logged["train/d_recorded"].item() == 5.0
+
+
+def test_non_finite_loss_stops_with_a_clear_error(compose_train):
+    cfg = compose_train("generator_steps=3", *RECORDER, "+tricks.recorder.d_term=nan")
+    with pytest.raises(GanlabError, match="non-finite discriminator loss at generator step 0"):
+        fit(cfg)
+
+
+def test_checkpoint_holds_config_counters_and_trick_state(compose_train, tmp_path):
+    cfg = compose_train("generator_steps=4", *RECORDER)
+    module = GANModule.from_config(cfg)
+    module.run_info = {"config": {"seed": 42}, "choices": {"model": "mlp"}}
+    trainer, module = fit(cfg, module)
+    trainer.save_checkpoint(tmp_path / "x.ckpt")
+    state = torch.load(tmp_path / "x.ckpt", weights_only=True)["ganlab"]
+    assert state["generator_steps"] == 4 and state["discriminator_steps"] == 4
+    assert state["run"] == {"config": {"seed": 42}, "choices": {"model": "mlp"}}
+    assert state["tricks"] == [{"num_calls": 1 + 4 * 5}]
+
+
+def test_n_critic_below_one_is_refused(compose_train):
+    with pytest.raises(GanlabError, match="n_critic"):
+        GANModule.from_config(compose_train("optim.n_critic=0"))
