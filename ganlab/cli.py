@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -20,7 +21,7 @@ commands:
 
 Each command is a Hydra app over conf/: `ganlab train --help` lists the config groups and their
 options, `ganlab train --cfg job` prints the composed config, `ganlab train -m loss=gan,nsgan seed=1,2`
-runs a sweep.
+runs a sweep. Tab completion in bash: eval "$(ganlab -sc install=bash)"
 """
 
 
@@ -62,9 +63,38 @@ COMMANDS: dict[str, tuple[Callable[[DictConfig], Any], str]] = {
 }
 
 
+def _shell_completion(argv: list[str]) -> None:
+    """Hydra's shell completion for ``ganlab <command> ...``.
+
+    ``eval "$(ganlab -sc install=bash)"`` installs Hydra's script for the ``ganlab`` program; its
+    queries arrive here as ``ganlab -sc query=bash`` with the line in ``COMP_LINE``: the subcommand
+    is completed here, and the rest of the line is handed to that subcommand's Hydra app.
+    """
+    from ganlab.hydra_app import run_app
+
+    line = os.environ.get("COMP_LINE", "")
+    words = line.split()
+    command = words[1] if len(words) > 1 else ""
+    querying = any(arg.startswith("query") for arg in argv[2:])
+    if querying and (command not in COMMANDS or (len(words) == 2 and not line.endswith(" "))):
+        print(" ".join(name for name in COMMANDS if name.startswith(command)))
+        return
+    if querying:
+        os.environ["COMP_LINE"] = line.replace(f" {command}", "", 1)
+        point = int(os.environ.get("COMP_POINT", len(line)))
+        os.environ["COMP_POINT"] = str(max(0, point - len(command) - 1))
+    else:
+        command = "train"  # any app writes the same install script
+    task, config_name = COMMANDS[command]
+    run_app(_guarded(task), config_name, [argv[0], "", *argv[1:]], command="")
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv if argv is None else argv)
     command = argv[1] if len(argv) > 1 else None
+    if command in ("-sc", "--shell-completion"):
+        _shell_completion(argv)
+        return
     if command in (None, "-h", "--help", "help"):
         print(USAGE)
         return

@@ -20,16 +20,23 @@ def optimizer_steps(generator_steps: int, n_critic: int) -> int:
 
 
 def run_dir_for(ckpt_path: str | None, new_dir: str) -> str:
-    """A resumed run writes into the run directory of its checkpoint; a new run into ``new_dir``."""
-    if not ckpt_path:
+    """A resumed run writes into the run directory of its checkpoint; a new run into ``new_dir``.
+
+    A checkpoint path that does not exist also gets ``new_dir``: the run then stops with a
+    "checkpoint not found" error, without creating folders next to the mistyped path.
+    """
+    if not ckpt_path or not Path(ckpt_path).expanduser().exists():
         return new_dir
     ckpt = Path(ckpt_path).expanduser().resolve()
+    if ckpt.is_dir():
+        return str(ckpt)
     return str(ckpt.parent.parent if ckpt.parent.name == "checkpoints" else ckpt.parent)
 
 
 def hydra_subdir_for(ckpt_path: str | None, stamp: str) -> str:
     """Where Hydra saves the run's config; a resume keeps the original ``.hydra/`` and adds its own."""
-    return f".hydra/resumed_{stamp}" if ckpt_path else ".hydra"
+    resuming = bool(ckpt_path) and Path(ckpt_path).expanduser().exists()
+    return f".hydra/resumed_{stamp}" if resuming else ".hydra"
 
 
 def eval_dir_for(ckpt: str, out_dir: str | None) -> str:

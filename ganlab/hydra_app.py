@@ -27,7 +27,7 @@ def run_app(task: Callable[[DictConfig], Any], config_name: str, argv: list[str]
 
     _launch_argv[:] = argv
     app = hydra.main(version_base="1.3", config_path=config_dir(), config_name=config_name)(task)
-    sys.argv = [f"{argv[0]} {command}", *argv[2:]]
+    sys.argv = [f"{argv[0]} {command}".strip(), *argv[2:]]
     try:
         app()
     finally:

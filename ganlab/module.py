@@ -140,6 +140,8 @@ class GANModule(L.LightningModule):
             scheduler.step()
         logs["train/lr_generator"] = torch.tensor(opt_g.param_groups[0]["lr"])
         logs["train/lr_discriminator"] = torch.tensor(opt_d.param_groups[0]["lr"])
+        # A metric named "step" is Lightning's x-axis: generator steps, as in sample grids and file names.
+        logs["step"] = torch.tensor(float(self.generator_steps))
         self.log_dict(logs, on_step=True, on_epoch=False)
 
     def _discriminator_step(

@@ -52,9 +52,12 @@ def resumed_config(cfg: DictConfig) -> tuple[DictConfig, dict[str, Any]]:
     return saved, choices
 
 
+_COMPARED_GROUPS = ("model", "loss", "dataset", "optim", "tricks", "trainer", "experiment")
+
+
 def _hparams(cfg: DictConfig, choices: dict[str, Any]) -> dict[str, Any]:
     """What the HParams tab compares: the group choices, key settings, and every command-line override."""
-    params: dict[str, Any] = {group: str(value) for group, value in choices.items() if not group.startswith("hydra")}
+    params: dict[str, Any] = {group: str(choices.get(group)) for group in _COMPARED_GROUPS if group in choices}
     for key in (
         "seed",
         "generator_steps",

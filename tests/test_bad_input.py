@@ -39,8 +39,14 @@ def test_eval_of_a_damaged_checkpoint(run_ganlab, tmp_path, damage):
 
 def test_missing_dataset_offline_names_the_folder_and_fix(run_ganlab, tmp_path):
     empty = tmp_path / "no-data"
-    err = run_ganlab("train", "dataset=fashion_mnist", "dataset.download=false", f"paths.data_dir={empty}",
-                     f"hydra.run.dir={tmp_path / 'run'}", expect=2).stderr
+    err = run_ganlab(
+        "train",
+        "dataset=fashion_mnist",
+        "dataset.download=false",
+        f"paths.data_dir={empty}",
+        f"hydra.run.dir={tmp_path / 'run'}",
+        expect=2,
+    ).stderr
     assert_one_clear_line(err, "fashion_mnist not found", str(empty), "GANLAB_DATA_DIR")
 
 

@@ -179,28 +179,42 @@ def test_one_sided_penalty_ignores_gradient_norms_below_one():
     assert_close(loss.penalty(linear_critic(torch.tensor([3.0, 4.0])), real, fake), scalar(160.0))
 
 
-def test_gradient_penalty_trains_the_critic_but_not_the_generator():
+def test_gradient_penalty_trains_the_critic():
     w = torch.tensor([3.0, 4.0], requires_grad=True)
-    fake = torch.randn(4, 2, requires_grad=True)
-    penalty = WassersteinGPLoss(gp_weight=10.0).penalty(linear_critic(w), torch.randn(4, 2), fake)
+    penalty = WassersteinGPLoss(gp_weight=10.0).penalty(linear_critic(w), torch.randn(4, 2), torch.randn(4, 2))
     penalty.backward()
     # d/dw 10 (||w|| - 1)^2 = 20 (||w|| - 1) w / ||w|| = 20 * 4 * (0.6, 0.8)
     assert_close(w.grad, torch.tensor([48.0, 64.0]))
+
+
+def quadratic_critic(x):
+    """f(x) = ||x||^2 / 2, whose gradient at x is x itself."""
+    return 0.5 * (x.flatten(1) ** 2).sum(1, keepdim=True)
+
+
+def test_gradient_penalty_does_not_reach_the_samples():
+    # with the quadratic critic the penalty depends on the interpolate, hence on real and fake; it must not
+    # send gradients back into the generator (or the real batch)
+    real = torch.randn(4, 2, requires_grad=True)
+    fake = torch.randn(4, 2, requires_grad=True)
+    penalty = WassersteinGPLoss(gp_weight=10.0).penalty(quadratic_critic, real, fake)
+    assert penalty.item() > 0
+    penalty.backward()
     assert fake.grad is None
+    assert real.grad is None
 
 
 def test_gradient_penalty_is_evaluated_between_real_and_fake():
-    # critic f(x) = ||x||^2 / 2 has gradient x; real and fake on one ray at radii 2 and 4, so every
+    # the quadratic critic's gradient is x; real and fake on one ray at radii 2 and 4, so every
     # interpolate has gradient norm in [2, 4] and a penalty in [1, 9] (times gp_weight 1)
-    critic = lambda x: 0.5 * (x.flatten(1) ** 2).sum(1, keepdim=True)  # noqa: E731
     real = torch.tensor([[2.0, 0.0]]).repeat(64, 1)
     fake = torch.tensor([[4.0, 0.0]]).repeat(64, 1)
     torch.manual_seed(0)
-    penalty = WassersteinGPLoss(gp_weight=1.0).penalty(critic, real, fake).item()
+    penalty = WassersteinGPLoss(gp_weight=1.0).penalty(quadratic_critic, real, fake).item()
     assert 1.0 < penalty < 9.0
     # with real == fake the interpolate is that point: norm 3 -> (3 - 1)^2 = 4
     point = torch.tensor([[0.0, 3.0]]).repeat(8, 1)
-    assert_close(WassersteinGPLoss(gp_weight=1.0).penalty(critic, point, point), scalar(4.0))
+    assert_close(WassersteinGPLoss(gp_weight=1.0).penalty(quadratic_critic, point, point), scalar(4.0))
 
 
 def test_losses_without_a_regulariser_have_zero_penalty():

@@ -15,8 +15,9 @@ RECORDER = ("+tricks.recorder._target_=tests.helpers.RecordingTrick",)
 
 def fit(cfg, module: GANModule | None = None) -> tuple[L.Trainer, GANModule]:
     module = module or GANModule.from_config(cfg)
-    trainer = instantiate(cfg.trainer, logger=False, callbacks=[], enable_progress_bar=False,
-                          enable_checkpointing=False)
+    trainer = instantiate(
+        cfg.trainer, logger=False, callbacks=[], enable_progress_bar=False, enable_checkpointing=False
+    )
     trainer.fit(module, datamodule=instantiate(cfg.dataset.datamodule))
     return trainer, module
 
@@ -30,8 +31,13 @@ def test_n_critic_discriminator_steps_per_generator_step(compose_train):
 
 
 def test_tricks_hooks_run_in_order_and_their_terms_join_the_losses(compose_train):
-    cfg = compose_train("generator_steps=2", "optim.n_critic=2", *RECORDER, "+tricks.recorder.d_term=5.0",
-                        "+tricks.recorder.g_term=-2.0")
+    cfg = compose_train(
+        "generator_steps=2",
+        "optim.n_critic=2",
+        *RECORDER,
+        "+tricks.recorder.d_term=5.0",
+        "+tricks.recorder.g_term=-2.0",
+    )
     trainer, module = fit(cfg)
     (trick,) = module.tricks
     d_step = ["discriminator_inputs", "discriminator_terms", "after_discriminator_step"]

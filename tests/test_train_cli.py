@@ -47,8 +47,13 @@ def test_cfg_job_prints_composed_config(run_ganlab):
 
 def test_ring8_train_then_eval(run_ganlab, tmp_path):
     run_dir = tmp_path / "run"
-    run_ganlab("train", "generator_steps=300", "checkpoint_every=100", "callbacks.samples.every_n_steps=100",
-               f"hydra.run.dir={run_dir}")
+    run_ganlab(
+        "train",
+        "generator_steps=300",
+        "checkpoint_every=100",
+        "callbacks.samples.every_n_steps=100",
+        f"hydra.run.dir={run_dir}",
+    )
 
     saved = yaml.safe_load((run_dir / ".hydra" / "config.yaml").read_text())
     assert saved["dataset"]["name"] == "ring8" and saved["generator_steps"] == 300
@@ -57,11 +62,23 @@ def test_ring8_train_then_eval(run_ganlab, tmp_path):
     assert checkpoint["ganlab"]["discriminator_steps"] == 300
     assert checkpoint["ganlab"]["run"]["choices"]["model"] == "mlp"
     assert sorted(p.name for p in (run_dir / "samples").iterdir()) == [
-        "step_000100.png", "step_000200.png", "step_000300.png"]
+        "step_000100.png",
+        "step_000200.png",
+        "step_000300.png",
+    ]
 
     tags = tensorboard_tags(run_dir)
-    for scalar in ["train/d_loss", "train/g_loss", "train/D_real", "train/D_fake", "train/d_grad_norm",
-                   "train/g_grad_norm", "train/lr_generator", "train/lr_discriminator", "final/modes_covered"]:
+    for scalar in [
+        "train/d_loss",
+        "train/g_loss",
+        "train/D_real",
+        "train/D_fake",
+        "train/d_grad_norm",
+        "train/g_grad_norm",
+        "train/lr_generator",
+        "train/lr_discriminator",
+        "final/modes_covered",
+    ]:
         assert scalar in tags["scalars"], f"{scalar} not logged; got {tags['scalars']}"
     assert "samples" in tags["images"]
     events = EventAccumulator(str(run_dir / "tensorboard"), size_guidance={"images": 0})
@@ -88,9 +105,17 @@ def test_ring8_train_then_eval(run_ganlab, tmp_path):
 
 def test_dcgan_lsgan_on_mnist_then_fid(run_ganlab, tmp_path):
     run_dir = tmp_path / "mnist"
-    run_ganlab("train", "model=dcgan", "loss=lsgan", "dataset=mnist", "generator_steps=20",
-               "model.generator.width=16", "model.discriminator.width=16", "callbacks.samples.every_n_steps=10",
-               f"hydra.run.dir={run_dir}")
+    run_ganlab(
+        "train",
+        "model=dcgan",
+        "loss=lsgan",
+        "dataset=mnist",
+        "generator_steps=20",
+        "model.generator.width=16",
+        "model.discriminator.width=16",
+        "callbacks.samples.every_n_steps=10",
+        f"hydra.run.dir={run_dir}",
+    )
     assert (run_dir / "checkpoints" / "last.ckpt").is_file()
     assert "samples" in tensorboard_tags(run_dir)["images"]
 
@@ -104,9 +129,16 @@ def test_dcgan_lsgan_on_mnist_then_fid(run_ganlab, tmp_path):
 
 def test_ddp_cpu_ranks_end_with_identical_generators(run_ganlab, tmp_path):
     dump = tmp_path / "weights"
-    run_ganlab("train", "trainer=ddp_cpu", "generator_steps=30", "callbacks=none", "logger=none",
-               "+callbacks.dump._target_=tests.helpers.DumpGeneratorWeights", f"+callbacks.dump.out_dir={dump}",
-               f"hydra.run.dir={tmp_path / 'run'}")
+    run_ganlab(
+        "train",
+        "trainer=ddp_cpu",
+        "generator_steps=30",
+        "callbacks=none",
+        "logger=none",
+        "+callbacks.dump._target_=tests.helpers.DumpGeneratorWeights",
+        f"+callbacks.dump.out_dir={dump}",
+        f"hydra.run.dir={tmp_path / 'run'}",
+    )
     rank0 = torch.load(dump / "rank0.pt", weights_only=True)
     rank1 = torch.load(dump / "rank1.pt", weights_only=True)
     assert rank0.keys() == rank1.keys()
@@ -116,8 +148,7 @@ def test_ddp_cpu_ranks_end_with_identical_generators(run_ganlab, tmp_path):
 
 def test_multirun_sweeps_two_jobs(run_ganlab, tmp_path):
     sweep = tmp_path / "sweep"
-    run_ganlab("train", "-m", "loss=gan,nsgan", "generator_steps=20", "callbacks=none",
-               f"hydra.sweep.dir={sweep}")
+    run_ganlab("train", "-m", "loss=gan,nsgan", "generator_steps=20", "callbacks=none", f"hydra.sweep.dir={sweep}")
     for job, loss in [("0", "MinimaxLoss"), ("1", "NonSaturatingLoss")]:
         saved = yaml.safe_load((sweep / job / ".hydra" / "config.yaml").read_text())
         assert saved["loss"]["_target_"].endswith(loss)
@@ -128,8 +159,9 @@ def test_multirun_sweeps_two_jobs(run_ganlab, tmp_path):
 
 def test_resume_continues_the_same_run(run_ganlab, tmp_path):
     run_dir = tmp_path / "run"
-    run_ganlab("train", "generator_steps=40", "seed=3", "callbacks.samples.every_n_steps=20",
-               f"hydra.run.dir={run_dir}")
+    run_ganlab(
+        "train", "generator_steps=40", "seed=3", "callbacks.samples.every_n_steps=20", f"hydra.run.dir={run_dir}"
+    )
     first_config = (run_dir / ".hydra" / "config.yaml").read_text()
 
     run_ganlab("train", f"ckpt_path={run_dir}/checkpoints/last.ckpt", "generator_steps=70")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -59,10 +60,11 @@ class TorchvisionImages(GANDataModule):
         self.download = bool(download)
         self.name = name
 
-    def _load(self, train: bool) -> TensorDictDataset:
+    def _raw(self, train: bool) -> Any:
+        """The torchvision dataset object, downloaded first if allowed and missing."""
         cls = get_class(self.dataset_class)
         try:
-            raw = cls(root=self.root, train=train, download=self.download)
+            return cls(root=self.root, train=train, download=self.download)
         except (RuntimeError, OSError) as err:  # torchvision: "Dataset not found"; urllib: no network
             where = Path(self.root).resolve()
             how = "download failed" if self.download else "dataset.download=false"
@@ -71,15 +73,17 @@ class TorchvisionImages(GANDataModule):
                 f"set GANLAB_DATA_DIR or paths.data_dir=DIR to a folder holding {cls.__name__}/raw, "
                 "or run once with network access and dataset.download=true"
             ) from err
+
+    def _load(self, train: bool) -> TensorDictDataset:
+        raw = self._raw(train)
         images = to_model_range(_as_nchw_uint8(raw.data), self.resolution)
         labels = torch.as_tensor(np.asarray(raw.targets), dtype=torch.long)
         return TensorDictDataset({"real": images, "label": labels})
 
     def prepare_data(self) -> None:
         # Downloads (if needed) once per node before DDP processes read the files.
-        if self.download:
-            self._load(train=True)
-            self._load(train=False)
+        self._raw(train=True)
+        self._raw(train=False)
 
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is None:

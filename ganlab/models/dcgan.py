@@ -1,4 +1,4 @@
-"""DCGAN generator and discriminator (Radford et al. 2016), for any resolution 4·2^k or 7·2^k."""
+"""DCGAN generator and discriminator (Radford et al. 2016), for any resolution base·2^k, base in 4..8."""
 
 from __future__ import annotations
 
