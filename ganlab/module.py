@@ -138,11 +138,16 @@ class GANModule(L.LightningModule):
         logs.update(self._generator_step(opt_g, real.shape[0], real, g_condition, d_condition))
         for scheduler in self._schedulers():
             scheduler.step()
-        logs["train/lr_generator"] = torch.tensor(opt_g.param_groups[0]["lr"])
-        logs["train/lr_discriminator"] = torch.tensor(opt_d.param_groups[0]["lr"])
-        # A metric named "step" is Lightning's x-axis: generator steps, as in sample grids and file names.
-        logs["step"] = torch.tensor(float(self.generator_steps))
-        self.log_dict(logs, on_step=True, on_epoch=False)
+        # Lightning writes logged values only every log_every_n_steps batches; logging (and the
+        # gradient norms) on the other steps would be work thrown away.
+        if self.generator_steps % self.trainer.log_every_n_steps == 0:
+            logs["train/d_grad_norm"] = _grad_norm(self.discriminator.parameters())
+            logs["train/g_grad_norm"] = _grad_norm(self.generator.parameters())
+            logs["train/lr_generator"] = torch.tensor(opt_g.param_groups[0]["lr"])
+            logs["train/lr_discriminator"] = torch.tensor(opt_d.param_groups[0]["lr"])
+            # A metric named "step" is Lightning's x-axis: generator steps, as in sample grids and file names.
+            logs["step"] = torch.tensor(float(self.generator_steps))
+            self.log_dict(logs, on_step=True, on_epoch=False)
 
     def _discriminator_step(
         self, opt: Any, real: Tensor, g_condition: dict[str, Tensor], d_condition: dict[str, Tensor]
@@ -171,7 +176,6 @@ class GANModule(L.LightningModule):
         logs["train/d_loss"] = loss.detach()
         logs["train/D_real"] = real_logits.detach().float().mean()
         logs["train/D_fake"] = fake_logits.detach().float().mean()
-        logs["train/d_grad_norm"] = _grad_norm(self.discriminator.parameters())
         return logs
 
     def _generator_step(
@@ -192,7 +196,6 @@ class GANModule(L.LightningModule):
                 trick.after_generator_step(context)
         logs = {f"train/g_{name}": value.detach() for name, value in terms.items()}
         logs["train/g_loss"] = loss.detach()
-        logs["train/g_grad_norm"] = _grad_norm(self.generator.parameters())
         return logs
 
     def _trick_terms(self, hook: str, context: StepContext) -> dict[str, Tensor]:

@@ -33,6 +33,7 @@ def test_n_critic_discriminator_steps_per_generator_step(compose_train):
 def test_tricks_hooks_run_in_order_and_their_terms_join_the_losses(compose_train):
     cfg = compose_train(
         "generator_steps=2",
+        "trainer.log_every_n_steps=1",
         "optim.n_critic=2",
         *RECORDER,
         "+tricks.recorder.d_term=5.0",
