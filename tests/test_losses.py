@@ -6,7 +6,15 @@ import pytest
 import torch
 from torch.testing import assert_close
 
-from ganlab.losses import HingeLoss, LeastSquaresLoss, MinimaxLoss, NonSaturatingLoss, WassersteinGPLoss
+from ganlab.errors import GanlabError
+from ganlab.losses import (
+    FDivergenceLoss,
+    HingeLoss,
+    LeastSquaresLoss,
+    MinimaxLoss,
+    NonSaturatingLoss,
+    WassersteinGPLoss,
+)
 
 REAL = [2.0, -1.0, 0.5]
 FAKE = [0.5, -3.0, -0.2]
@@ -268,3 +276,45 @@ def test_log_loss_at_large_logits_is_the_linear_asymptote():
 def test_repr_names_the_hyperparameters():
     assert repr(LeastSquaresLoss(a=-1, b=1, c=0)) == "LeastSquaresLoss(a=-1.0, b=1.0, c=0.0)"
     assert repr(WassersteinGPLoss(5, True)) == "WassersteinGPLoss(gp_weight=5.0, one_sided=True)"
+
+
+# --- f-GAN (Nowozin et al. 2016): values at hand-picked logits, from the table's formulas ---------------------
+
+
+def _fgan_expected(name: str, v_real: float, v_fake: float) -> tuple[float, float, float]:
+    """(critic loss, saddle G loss, heuristic G loss) from g_f and f* of Nowozin et al., Table 2, by hand."""
+    g = {
+        "kl": lambda v: v,
+        "reverse_kl": lambda v: -math.exp(-v),
+        "pearson": lambda v: v,
+        "squared_hellinger": lambda v: 1 - math.exp(-v),
+        "jensen_shannon": lambda v: math.log(2) - math.log(1 + math.exp(-v)),
+        "gan": lambda v: -math.log(1 + math.exp(-v)),
+    }[name]
+    conjugate = {
+        "kl": lambda t: math.exp(t - 1),
+        "reverse_kl": lambda t: -1 - math.log(-t),
+        "pearson": lambda t: t * t / 4 + t,
+        "squared_hellinger": lambda t: t / (1 - t),
+        "jensen_shannon": lambda t: -math.log(2 - math.exp(t)),
+        "gan": lambda t: -math.log(1 - math.exp(t)),
+    }[name]
+    bound = g(v_real) - conjugate(g(v_fake))
+    return -bound, -conjugate(g(v_fake)), -g(v_fake)
+
+
+@pytest.mark.parametrize("name", ["kl", "reverse_kl", "pearson", "squared_hellinger", "jensen_shannon", "gan"])
+def test_fgan_losses_match_the_paper_table(name):
+    v_real, v_fake = 0.7, -0.4
+    d_expected, saddle_expected, heuristic_expected = _fgan_expected(name, v_real, v_fake)
+    real, fake = torch.tensor([[v_real]]), torch.tensor([[v_fake]])
+    saddle = FDivergenceLoss(name, generator_update="saddle")
+    heuristic = FDivergenceLoss(name, generator_update="heuristic")
+    torch.testing.assert_close(saddle.discriminator_loss(real, fake), torch.tensor(d_expected))
+    torch.testing.assert_close(saddle.generator_loss(fake), torch.tensor(saddle_expected))
+    torch.testing.assert_close(heuristic.generator_loss(fake), torch.tensor(heuristic_expected))
+
+
+def test_fgan_rejects_unknown_divergence():
+    with pytest.raises(GanlabError, match="jensen_shannon"):
+        FDivergenceLoss("wasserstein")
