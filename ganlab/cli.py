@@ -1,4 +1,5 @@
-"""The ``ganlab`` command: ``ganlab train [overrides]`` and ``ganlab eval ckpt=PATH [overrides]``."""
+"""The ``ganlab`` command: ``ganlab train [overrides]``, ``ganlab eval ckpt=PATH [overrides]`` and
+``ganlab report DIR``."""
 
 from __future__ import annotations
 
@@ -18,10 +19,12 @@ usage: ganlab <command> [hydra overrides and flags]
 commands:
   train   train a GAN             ganlab train model=dcgan loss=lsgan dataset=mnist
   eval    score a checkpoint      ganlab eval ckpt=outputs/<date>/<time>/checkpoints/last.ckpt
+  report  tabulate a sweep        ganlab report multirun/<date>/<time> --sort modes_covered
 
 Each command is a Hydra app over conf/: `ganlab train --help` lists the config groups and their
 options, `ganlab train --cfg job` prints the composed config, `ganlab train -m loss=gan,nsgan seed=1,2`
 runs a sweep. Tab completion in bash: eval "$(ganlab -sc install=bash)"
+`ganlab report --help` lists the report's options.
 """
 
 
@@ -29,15 +32,19 @@ def _guarded(task: Callable[[DictConfig], Any]) -> Callable[[DictConfig], Any]:
     """Report ganlab's own errors as one line and exit 2; ``traceback=true`` shows the traceback."""
 
     def run(cfg: DictConfig) -> Any:
+        from hydra.errors import InstantiationException
+
         from ganlab.console import print_error
         from ganlab.errors import GanlabError
 
         try:
             return task(cfg)
-        except GanlabError as err:
-            if cfg.get("traceback"):
+        except (GanlabError, InstantiationException) as err:
+            # A class that refuses its config raises GanlabError inside Hydra's instantiate, which wraps it.
+            cause = err if isinstance(err, GanlabError) else err.__cause__
+            if cfg.get("traceback") or not isinstance(cause, GanlabError):
                 raise
-            print_error(str(err))
+            print_error(str(cause))
             raise SystemExit(2) from None
 
     run.__name__ = task.__name__
@@ -61,6 +68,18 @@ COMMANDS: dict[str, tuple[Callable[[DictConfig], Any], str]] = {
     "train": (_train, "train"),
     "eval": (_eval, "eval"),
 }
+
+
+def _report(argv: list[str]) -> None:
+    from ganlab.console import print_error
+    from ganlab.errors import GanlabError
+    from ganlab.report import main as report_main
+
+    try:
+        report_main(argv)
+    except GanlabError as err:
+        print_error(str(err))
+        raise SystemExit(2) from None
 
 
 def _shell_completion(argv: list[str]) -> None:
@@ -101,9 +120,13 @@ def main(argv: list[str] | None = None) -> None:
     if command in ("-V", "--version"):
         print(__version__)
         return
+    if command == "report":
+        _report(argv[2:])
+        return
     if command not in COMMANDS:
         print(
-            f"error: unknown command {command!r}; choose one of: {', '.join(COMMANDS)} (ganlab --help)", file=sys.stderr
+            f"error: unknown command {command!r}; choose one of: {', '.join(COMMANDS)}, report (ganlab --help)",
+            file=sys.stderr,
         )
         raise SystemExit(2)
     from ganlab.hydra_app import run_app

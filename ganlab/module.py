@@ -169,6 +169,7 @@ class GANModule(L.LightningModule):
             }
             loss = self._checked_sum(terms, "discriminator")
             self._backward_and_step(opt, loss)
+            self.loss.after_discriminator_step(self.discriminator)
             self.discriminator_steps += 1
             for trick in self.tricks:
                 trick.after_discriminator_step(context)
@@ -184,9 +185,13 @@ class GANModule(L.LightningModule):
         with self.toggled_optimizer(opt):
             fake = self.generator(self.generator.sample_latent(num, device=self.device), **g_condition)
             fake_logits = self.discriminator(fake, **d_condition)
-            context = StepContext(self, real, fake, None, fake_logits, d_condition)
+            real_logits = None
+            if self.loss.generator_needs_real_logits:
+                with torch.no_grad():
+                    real_logits = self.discriminator(real, **d_condition)
+            context = StepContext(self, real, fake, real_logits, fake_logits, d_condition)
             terms = {
-                "adversarial": self.loss.generator_loss(fake_logits),
+                "adversarial": self.loss.generator_loss(fake_logits, real_logits),
                 **self._trick_terms("generator_terms", context),
             }
             loss = self._checked_sum(terms, "generator")

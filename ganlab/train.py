@@ -119,12 +119,10 @@ def train(cfg: DictConfig) -> dict[str, float]:
             logger.log_hyperparams(_hparams(cfg, choices), metrics=final)
             logger.finalize("success")
 
-    where = {
-        "run dir": run_dir,
-        "checkpoint": run_dir / "checkpoints" / "last.ckpt",
-        "tensorboard": f"tensorboard --logdir {run_dir / 'tensorboard'}",
-        "samples": run_dir / "samples",
-        "generator steps": module.generator_steps,
-    }
+    where: dict[str, Any] = {"run dir": run_dir, "checkpoint": run_dir / "checkpoints" / "last.ckpt"}
+    for logger in trainer.loggers:
+        if isinstance(logger, TensorBoardLogger):
+            where["tensorboard"] = f"tensorboard --logdir {logger.log_dir}"
+    where.update({"samples": run_dir / "samples", "generator steps": module.generator_steps})
     results_table("ganlab train: done", {**where, **results})
     return results

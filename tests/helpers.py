@@ -1,4 +1,5 @@
-"""Small callbacks and tricks the tests plug into real runs through config (``+callbacks.x._target_=...``)."""
+"""Small callbacks and tricks the tests plug into real runs through config (``+callbacks.x._target_=...``),
+and an in-process fit of a composed config."""
 
 from __future__ import annotations
 
@@ -6,9 +7,22 @@ from pathlib import Path
 
 import lightning as L
 import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig
 from torch import Tensor
 
+from ganlab.module import GANModule
 from ganlab.tricks import StepContext, Trick
+
+
+def fit(cfg: DictConfig, module: GANModule | None = None) -> tuple[L.Trainer, GANModule]:
+    """Train ``cfg``'s module in this process, without loggers, callbacks or checkpoints."""
+    module = module or GANModule.from_config(cfg)
+    trainer = instantiate(
+        cfg.trainer, logger=False, callbacks=[], enable_progress_bar=False, enable_checkpointing=False
+    )
+    trainer.fit(module, datamodule=instantiate(cfg.dataset.datamodule))
+    return trainer, module
 
 
 class DumpGeneratorWeights(L.Callback):
@@ -30,6 +44,8 @@ class RecordingTrick(Trick):
         self.d_term = d_term
         self.g_term = g_term
         self.calls: list[str] = []
+        self.generator_step_had_real_logits: list[bool] = []
+        self.discriminator_output_dtypes: set[torch.dtype] = set()
 
     def setup(self, module) -> None:
         self.calls.append("setup")
@@ -40,10 +56,12 @@ class RecordingTrick(Trick):
 
     def discriminator_terms(self, context: StepContext) -> dict[str, Tensor]:
         self.calls.append("discriminator_terms")
+        self.discriminator_output_dtypes.add(context.fake_logits.dtype)
         return {"recorded": torch.tensor(self.d_term)}
 
     def generator_terms(self, context: StepContext) -> dict[str, Tensor]:
         self.calls.append("generator_terms")
+        self.generator_step_had_real_logits.append(context.real_logits is not None)
         return {"recorded": torch.tensor(self.g_term)}
 
     def after_discriminator_step(self, context: StepContext) -> None:

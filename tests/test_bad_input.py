@@ -19,6 +19,16 @@ def test_unknown_model_lists_the_options(run_ganlab):
     assert_one_clear_line(err, "model/nope", "dcgan", "mlp")
 
 
+def test_report_of_a_directory_without_runs(run_ganlab, tmp_path):
+    err = run_ganlab("report", str(tmp_path), expect=2).stderr
+    assert_one_clear_line(err, "no ganlab runs", "ganlab train -m")
+
+
+def test_unknown_ragan_variant_lists_the_options(run_ganlab):
+    err = run_ganlab("train", "loss=ragan", "loss.variant=wgan", "generator_steps=1", expect=2).stderr
+    assert_one_clear_line(err, "unknown relativistic variant 'wgan'", "nsgan, lsgan, hinge")
+
+
 def test_eval_without_checkpoint_file(run_ganlab, tmp_path):
     err = run_ganlab("eval", f"ckpt={tmp_path}/missing.ckpt", expect=2).stderr
     assert_one_clear_line(err, "checkpoint not found", "missing.ckpt")

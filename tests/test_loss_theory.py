@@ -16,7 +16,7 @@ import torch
 from scipy import integrate, stats
 from torch import nn
 
-from ganlab.losses import DIVERGENCES, FDivergenceLoss, GANLoss, MinimaxLoss, WassersteinGPLoss
+from ganlab.losses import DIVERGENCES, FDivergenceLoss, GANLoss, LeastSquaresLoss, MinimaxLoss, WassersteinGPLoss
 
 P, Q = stats.norm(0.0, 1.0), stats.norm(1.0, 1.0)
 EVAL_SAMPLES = 400_000
@@ -103,6 +103,24 @@ def test_minimax_discriminator_reaches_its_optimum():
     value = -float(loss.discriminator_loss(*on_fresh_samples(net)))
     jsd = f_divergence("jensen_shannon") / 2.0  # Nowozin's JS row is 2·JSD
     assert value == pytest.approx(-math.log(4.0) + 2.0 * jsd, abs=0.01)
+
+
+def test_lsgan_pearson_generator_minimises_a_chi_squared_divergence():
+    """Mao et al. 2017, section 3.2: D*(x) = (b p + a q)/(p + q), and with b - c = 1, b - a = 2 the
+    generator's objective there is C(G) = ½ E_p[(D* - c)²] + ½ E_q[(D* - c)²] = ½ χ²_Pearson(p + q || 2q).
+    """
+    loss = LeastSquaresLoss(a=-1.0, b=1.0, c=0.0)
+    net = train_critic(loss)
+    grid = torch.linspace(-2.0, 3.0, 51).unsqueeze(1)
+    with torch.no_grad():
+        learned = net(grid).squeeze(1).double()
+    p, q = P.pdf(grid.squeeze(1).numpy()), Q.pdf(grid.squeeze(1).numpy())
+    torch.testing.assert_close(learned, torch.from_numpy((loss.b * p + loss.a * q) / (p + q)), atol=0.05, rtol=0)
+
+    on_p, on_q = on_fresh_samples(net)
+    objective = float(loss.generator_loss(on_p) + loss.generator_loss(on_q))  # generator_loss is ½ E[(D - c)²]
+    chi_squared = integrate.quad(lambda x: (Q.pdf(x) - P.pdf(x)) ** 2 / (P.pdf(x) + Q.pdf(x)), -12, 13)[0]
+    assert objective == pytest.approx(chi_squared / 2.0, rel=0.03)
 
 
 def gradient_penalty_gap(gp_weight: float) -> float:

@@ -13,7 +13,9 @@ from ganlab.losses import (
     LeastSquaresLoss,
     MinimaxLoss,
     NonSaturatingLoss,
+    RelativisticAverageLoss,
     WassersteinGPLoss,
+    WassersteinLoss,
 )
 
 REAL = [2.0, -1.0, 0.5]
@@ -141,13 +143,31 @@ def test_hinge_ignores_samples_beyond_the_margin():
     assert_close(fake.grad.squeeze(1), torch.tensor([1 / 3, 0.0, 1 / 3]))
 
 
-# --- Wasserstein with gradient penalty ----------------------------------------------------------------------------
+# --- Wasserstein: weight clipping and gradient penalty ------------------------------------------------------------
 
 
-def test_wasserstein_losses():
-    loss = WassersteinGPLoss()
+@pytest.mark.parametrize("loss", [WassersteinLoss(), WassersteinGPLoss()], ids=lambda loss: type(loss).__name__)
+def test_wasserstein_losses(loss):
     assert_close(loss.discriminator_loss(logits(REAL), logits(FAKE)), scalar(mean(FAKE) - mean(REAL)))
     assert_close(loss.generator_loss(logits(FAKE)), scalar(-mean(FAKE)))
+
+
+def test_weight_clipping_clamps_every_critic_parameter():
+    critic = torch.nn.Sequential(torch.nn.Linear(2, 8), torch.nn.LeakyReLU(0.2), torch.nn.Linear(8, 1))
+    torch.nn.init.uniform_(critic[0].weight, -1.0, 1.0)
+    before = [p.detach().clone() for p in critic.parameters()]
+    WassersteinLoss(clip_value=0.05).after_discriminator_step(critic)
+    for old, new in zip(before, critic.parameters(), strict=True):
+        assert_close(new.detach(), old.clamp(-0.05, 0.05))
+    assert (critic[0].weight.abs() == 0.05).any()  # the clip was active, not vacuous
+
+
+@pytest.mark.parametrize("loss", [WassersteinLoss(clip_value=None), WassersteinGPLoss(), HingeLoss()])
+def test_losses_without_clipping_leave_the_critic_alone(loss):
+    critic = torch.nn.Linear(2, 1)
+    torch.nn.init.constant_(critic.weight, 3.0)
+    loss.after_discriminator_step(critic)
+    assert_close(critic.weight.detach(), torch.full((1, 2), 3.0))
 
 
 def linear_critic(w):
@@ -231,35 +251,94 @@ def test_losses_without_a_regulariser_have_zero_penalty():
         assert_close(loss.penalty(linear_critic(torch.tensor([3.0, 4.0])), real, fake), scalar(0.0))
 
 
+# --- relativistic average GANs (Jolicoeur-Martineau 2019) ----------------------------------------------------------
+
+RELATIVISTIC_BY_HAND = {  # (penalty for "more real", penalty for "more fake")
+    "nsgan": (lambda x: -math.log(sigmoid(x)), lambda x: -math.log(1 - sigmoid(x))),
+    "lsgan": (lambda x: (x - 1) ** 2, lambda x: (x + 1) ** 2),
+    "hinge": (lambda x: max(0.0, 1 - x), lambda x: max(0.0, 1 + x)),
+}
+
+
+@pytest.mark.parametrize("variant", sorted(RELATIVISTIC_BY_HAND))
+def test_relativistic_average_losses_by_hand(variant):
+    more_real, more_fake = RELATIVISTIC_BY_HAND[variant]
+    real_rel = [r - mean(FAKE) for r in REAL]  # C(x_r) - E[C(x_f)]
+    fake_rel = [f - mean(REAL) for f in FAKE]  # C(x_f) - E[C(x_r)]
+    d_expected = mean(map(more_real, real_rel)) + mean(map(more_fake, fake_rel))
+    g_expected = mean(map(more_real, fake_rel)) + mean(map(more_fake, real_rel))
+    loss = RelativisticAverageLoss(variant)
+    assert_close(loss.discriminator_loss(logits(REAL), logits(FAKE)), scalar(d_expected))
+    assert_close(loss.generator_loss(logits(FAKE), logits(REAL)), scalar(g_expected))
+
+
+def test_relativistic_generator_gradient_flows_through_both_terms():
+    # d/df_j of L_G: through (f_j - mean(r)) in the first term and through -mean(f) in the second
+    fake = logits(FAKE).requires_grad_(True)
+    RelativisticAverageLoss("lsgan").generator_loss(fake, logits(REAL)).backward()
+    real_rel = [r - mean(FAKE) for r in REAL]
+    fake_rel = [f - mean(REAL) for f in FAKE]
+    second = -mean(2 * (x + 1) for x in real_rel) / len(FAKE)
+    expected = [2 * (x - 1) / len(FAKE) + second for x in fake_rel]
+    assert_close(fake.grad.squeeze(1), torch.tensor(expected))
+
+
+def test_relativistic_loss_asks_for_real_logits_in_the_generator_step():
+    assert RelativisticAverageLoss.generator_needs_real_logits
+    assert not NonSaturatingLoss.generator_needs_real_logits
+    with pytest.raises(ValueError, match="real samples"):
+        RelativisticAverageLoss().generator_loss(logits(FAKE))
+
+
+def test_relativistic_rejects_unknown_variant():
+    with pytest.raises(GanlabError, match="nsgan, lsgan, hinge"):
+        RelativisticAverageLoss("wgan")
+
+
 # --- shapes, dtypes, stability ---------------------------------------------------------------------------------------
 
-ALL_LOSSES = [MinimaxLoss(), NonSaturatingLoss(), LeastSquaresLoss(), HingeLoss(), WassersteinGPLoss()]
+ALL_LOSSES = [
+    MinimaxLoss(),
+    NonSaturatingLoss(),
+    LeastSquaresLoss(),
+    HingeLoss(),
+    WassersteinLoss(),
+    WassersteinGPLoss(),
+    *(RelativisticAverageLoss(variant) for variant in sorted(RELATIVISTIC_BY_HAND)),
+]
 
 
-@pytest.mark.parametrize("loss", ALL_LOSSES, ids=lambda loss: type(loss).__name__)
+def loss_id(loss) -> str:
+    return repr(loss).replace(" ", "")
+
+
+@pytest.mark.parametrize("loss", ALL_LOSSES, ids=loss_id)
 def test_column_and_flat_logits_give_the_same_loss(loss):
     assert_close(
         loss.discriminator_loss(logits(REAL), logits(FAKE)),
         loss.discriminator_loss(logits(REAL, column=False), logits(FAKE, column=False)),
     )
-    assert_close(loss.generator_loss(logits(FAKE)), loss.generator_loss(logits(FAKE, column=False)))
+    assert_close(
+        loss.generator_loss(logits(FAKE), logits(REAL)),
+        loss.generator_loss(logits(FAKE, column=False), logits(REAL, column=False)),
+    )
 
 
-@pytest.mark.parametrize("loss", ALL_LOSSES, ids=lambda loss: type(loss).__name__)
+@pytest.mark.parametrize("loss", ALL_LOSSES, ids=loss_id)
 def test_half_precision_logits_give_float32_losses(loss):
     d = loss.discriminator_loss(logits(REAL).bfloat16(), logits(FAKE).bfloat16())
-    g = loss.generator_loss(logits(FAKE).half())
+    g = loss.generator_loss(logits(FAKE).half(), logits(REAL).half())
     assert d.dtype == torch.float32
     assert g.dtype == torch.float32
     assert d.shape == g.shape == ()
 
 
-@pytest.mark.parametrize("loss", ALL_LOSSES, ids=lambda loss: type(loss).__name__)
+@pytest.mark.parametrize("loss", ALL_LOSSES, ids=loss_id)
 def test_large_logits_give_finite_losses_and_gradients(loss):
     real = torch.tensor([[100.0], [-100.0]], requires_grad=True)
     fake = torch.tensor([[-100.0], [100.0]], requires_grad=True)
     d = loss.discriminator_loss(real, fake)
-    g = loss.generator_loss(fake)
+    g = loss.generator_loss(fake, real.detach())
     (d + g).backward()
     assert torch.isfinite(d) and torch.isfinite(g)
     assert torch.isfinite(real.grad).all() and torch.isfinite(fake.grad).all()
@@ -275,7 +354,8 @@ def test_log_loss_at_large_logits_is_the_linear_asymptote():
 
 def test_repr_names_the_hyperparameters():
     assert repr(LeastSquaresLoss(a=-1, b=1, c=0)) == "LeastSquaresLoss(a=-1.0, b=1.0, c=0.0)"
-    assert repr(WassersteinGPLoss(5, True)) == "WassersteinGPLoss(gp_weight=5.0, one_sided=True)"
+    assert repr(WassersteinGPLoss(5, True)) == "WassersteinGPLoss(clip_value=None, gp_weight=5.0, one_sided=True)"
+    assert repr(RelativisticAverageLoss("hinge")) == "RelativisticAverageLoss(variant=hinge)"
 
 
 # --- f-GAN (Nowozin et al. 2016): values at hand-picked logits, from the table's formulas ---------------------

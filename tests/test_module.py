@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-import lightning as L
 import pytest
 import torch
 from hydra.utils import instantiate
 
 from ganlab.errors import GanlabError
 from ganlab.module import GANModule
+from tests.helpers import fit
 
 RECORDER = ("+tricks.recorder._target_=tests.helpers.RecordingTrick",)
-
-
-def fit(cfg, module: GANModule | None = None) -> tuple[L.Trainer, GANModule]:
-    module = module or GANModule.from_config(cfg)
-    trainer = instantiate(
-        cfg.trainer, logger=False, callbacks=[], enable_progress_bar=False, enable_checkpointing=False
-    )
-    trainer.fit(module, datamodule=instantiate(cfg.dataset.datamodule))
-    return trainer, module
 
 
 def test_n_critic_discriminator_steps_per_generator_step(compose_train):
@@ -71,3 +62,30 @@ def test_checkpoint_holds_config_counters_and_trick_state(compose_train, tmp_pat
 def test_n_critic_below_one_is_refused(compose_train):
     with pytest.raises(GanlabError, match="n_critic"):
         GANModule.from_config(compose_train("optim.n_critic=0"))
+
+
+@pytest.mark.parametrize(("loss", "expected"), [("ragan", True), ("nsgan", False)])
+def test_generator_step_computes_real_logits_only_for_relativistic_losses(compose_train, loss, expected):
+    _, module = fit(compose_train(f"loss={loss}", "generator_steps=3", *RECORDER))
+    assert module.tricks[0].generator_step_had_real_logits == [expected] * 3
+
+
+def test_wgan_brings_its_optimiser_and_keeps_the_critic_clipped(compose_train):
+    cfg = compose_train("loss=wgan", "generator_steps=2")
+    fresh = GANModule.from_config(cfg)
+    assert max(p.abs().max().item() for p in fresh.discriminator.parameters()) > 0.01  # the clip has work to do
+    trainer, module = fit(cfg)
+    assert module.discriminator_steps == 10  # n_critic 5
+    assert [type(opt) for opt in trainer.optimizers] == [torch.optim.RMSprop, torch.optim.RMSprop]
+    assert max(p.abs().max().item() for p in module.discriminator.parameters()) <= 0.01
+
+
+def test_a_command_line_optim_choice_beats_the_one_a_loss_brings(compose_train):
+    cfg = compose_train("loss=wgan", "optim=adam")
+    assert cfg.optim.generator._target_ == "torch.optim.Adam"
+    assert cfg.loss.clip_value == 0.01
+
+
+def test_lsgan_pearson_preset_has_the_chi_squared_targets(compose_train):
+    loss = instantiate(compose_train("loss=lsgan_pearson").loss)
+    assert (loss.b - loss.c, loss.b - loss.a) == (1.0, 2.0)

@@ -127,11 +127,13 @@ def test_dcgan_lsgan_on_mnist_then_fid(run_ganlab, tmp_path):
     assert (out_dir / "samples.png").is_file()
 
 
-def test_ddp_cpu_ranks_end_with_identical_generators(run_ganlab, tmp_path):
+@pytest.mark.parametrize("loss", ["wgan_gp", "ragan"])  # a double backward; D(real) in the G step
+def test_ddp_cpu_ranks_end_with_identical_generators(run_ganlab, tmp_path, loss):
     dump = tmp_path / "weights"
     run_ganlab(
         "train",
         "trainer=ddp_cpu",
+        f"loss={loss}",
         "generator_steps=30",
         "callbacks=none",
         "logger=none",
@@ -155,6 +157,11 @@ def test_multirun_sweeps_two_jobs(run_ganlab, tmp_path):
         assert (sweep / job / "checkpoints" / "last.ckpt").is_file()
         assert (sweep / job / "metrics.json").is_file()
     assert (sweep / "multirun.yaml").is_file()
+
+    table = run_ganlab("report", str(sweep), "--format", "csv", "--sort", "modes_covered").stdout
+    header, *rows = table.strip().splitlines()
+    assert header.split(",")[0] == "loss" and "modes_covered" in header.split(",")
+    assert sorted(row.split(",")[0] for row in rows) == ["gan", "nsgan"]
 
 
 def test_resume_continues_the_same_run(run_ganlab, tmp_path):

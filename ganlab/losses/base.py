@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from torch import Tensor
+from torch import Tensor, nn
 
 Critic = Callable[[Tensor], Tensor]
 """The discriminator as a function of its input alone (conditioning already bound)."""
@@ -16,15 +16,22 @@ class GANLoss:
     Subclasses implement :meth:`discriminator_loss` and :meth:`generator_loss` on raw
     discriminator outputs (logits, or critic values for Wasserstein losses) of shape ``(N, 1)``
     or ``(N,)``, and may add a regulariser in :meth:`penalty` that needs the discriminator itself
-    (a gradient penalty, say). The training step calls all three; it never asks which loss it has.
+    (a gradient penalty, say), and act on the discriminator after each of its updates in
+    :meth:`after_discriminator_step` (weight clipping). The training step calls all of these; it
+    never asks which loss it has.
     """
+
+    generator_needs_real_logits: bool = False
+    """Set by losses whose generator loss also compares with D(real) (the relativistic ones); the
+    training step computes D(real) in the generator step only for them."""
 
     def discriminator_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
         """Scalar loss the discriminator minimises."""
         raise NotImplementedError
 
-    def generator_loss(self, fake_logits: Tensor) -> Tensor:
-        """Scalar loss the generator minimises."""
+    def generator_loss(self, fake_logits: Tensor, real_logits: Tensor | None = None) -> Tensor:
+        """Scalar loss the generator minimises; ``real_logits`` is given when
+        :attr:`generator_needs_real_logits` is set, and ``None`` otherwise."""
         raise NotImplementedError
 
     def penalty(self, critic: Critic, real: Tensor, fake: Tensor) -> Tensor:
@@ -37,8 +44,11 @@ class GANLoss:
         """
         return real.new_zeros(())
 
+    def after_discriminator_step(self, discriminator: nn.Module) -> None:
+        """Called after each optimiser step of the discriminator; does nothing by default."""
+
     def __repr__(self) -> str:
-        fields = ", ".join(f"{k}={v}" for k, v in vars(self).items())
+        fields = ", ".join(f"{k}={v}" for k, v in vars(self).items() if not k.startswith("_"))
         return f"{type(self).__name__}({fields})"
 
 

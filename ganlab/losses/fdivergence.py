@@ -97,7 +97,7 @@ class FDivergenceLoss(GANLoss):
     def discriminator_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
         return -self.variational_bound(real_logits, fake_logits)
 
-    def generator_loss(self, fake_logits: Tensor) -> Tensor:
+    def generator_loss(self, fake_logits: Tensor, real_logits: Tensor | None = None) -> Tensor:
         (fake_logits,) = as_float32(fake_logits)
         if self.generator_update == "saddle":
             return -self._f.conjugate_of_activation(fake_logits).mean()

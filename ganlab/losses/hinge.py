@@ -24,6 +24,6 @@ class HingeLoss(GANLoss):
         real_logits, fake_logits = as_float32(real_logits, fake_logits)
         return F.relu(1.0 - real_logits).mean() + F.relu(1.0 + fake_logits).mean()
 
-    def generator_loss(self, fake_logits: Tensor) -> Tensor:
+    def generator_loss(self, fake_logits: Tensor, real_logits: Tensor | None = None) -> Tensor:
         (fake_logits,) = as_float32(fake_logits)
         return -fake_logits.mean()

@@ -33,6 +33,6 @@ class LeastSquaresLoss(GANLoss):
         real_logits, fake_logits = as_float32(real_logits, fake_logits)
         return 0.5 * ((real_logits - self.b) ** 2).mean() + 0.5 * ((fake_logits - self.a) ** 2).mean()
 
-    def generator_loss(self, fake_logits: Tensor) -> Tensor:
+    def generator_loss(self, fake_logits: Tensor, real_logits: Tensor | None = None) -> Tensor:
         (fake_logits,) = as_float32(fake_logits)
         return 0.5 * ((fake_logits - self.c) ** 2).mean()

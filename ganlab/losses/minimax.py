@@ -33,7 +33,7 @@ class MinimaxLoss(GANLoss):
         real_logits, fake_logits = as_float32(real_logits, fake_logits)
         return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
 
-    def generator_loss(self, fake_logits: Tensor) -> Tensor:
+    def generator_loss(self, fake_logits: Tensor, real_logits: Tensor | None = None) -> Tensor:
         (fake_logits,) = as_float32(fake_logits)
         return -F.softplus(fake_logits).mean()
 
@@ -49,6 +49,6 @@ class NonSaturatingLoss(MinimaxLoss):
     Same fixed point, strong gradients when D rejects the fakes.
     """
 
-    def generator_loss(self, fake_logits: Tensor) -> Tensor:
+    def generator_loss(self, fake_logits: Tensor, real_logits: Tensor | None = None) -> Tensor:
         (fake_logits,) = as_float32(fake_logits)
         return F.softplus(-fake_logits).mean()

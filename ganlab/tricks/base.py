@@ -8,7 +8,7 @@ and the module never asks which trick it holds. Order of one training step::
         real, fake = trick.discriminator_inputs(real, fake, context)      # each trick in turn
         loss_D = loss.discriminator_loss(...) + loss.penalty(...)
                  + sum(trick.discriminator_terms(context).values())
-        backward, step;  trick.after_discriminator_step(context)
+        backward, step;  loss.after_discriminator_step(D);  trick.after_discriminator_step(context)
     fake = G(z)
     loss_G = loss.generator_loss(...) + sum(trick.generator_terms(context).values())
     backward, step;  trick.after_generator_step(context)
