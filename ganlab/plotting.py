@@ -17,6 +17,11 @@ def image_grid(images: Tensor, nrow: int | None = None) -> Tensor:
     return grid.clamp(0, 1)
 
 
+def samples_outside(samples: Tensor, limits: float) -> int:
+    """How many ``(N, 2)`` samples fall outside the square view ``[-limits, limits]²``."""
+    return int((samples.detach().abs() > limits).any(dim=1).sum())
+
+
 def scatter_image(
     samples: Tensor,
     centers: Tensor | None = None,
@@ -46,6 +51,11 @@ def scatter_image(
     if limits is not None:
         ax.set_xlim(-limits, limits)
         ax.set_ylim(-limits, limits)
+        outside = samples_outside(samples, limits)
+        if outside:
+            # A generator that drifted away would otherwise show as an empty plot.
+            note = f"{outside} of {len(points)} generated samples outside this view"
+            ax.text(0.5, 0.98, note, transform=ax.transAxes, ha="center", va="top", fontsize=8, color="tab:red")
     ax.set_aspect("equal")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.06), ncol=3, fontsize=7, markerscale=2, frameon=False)
     if title:

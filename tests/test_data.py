@@ -9,6 +9,7 @@ from torch.testing import assert_close
 
 from ganlab.data import Grid, Ring, SwissRoll, TensorDictDataset, TorchvisionImages, Toy2DDataModule
 from ganlab.errors import GanlabError
+from ganlab.plotting import samples_outside, scatter_image
 
 
 def nearest(points, centers):
@@ -185,6 +186,14 @@ def test_toy_render_is_an_rgb_image_in_unit_range(distribution):
     assert image.shape == (3, 400, 400)  # 4 x 4 inches at 100 dpi
     assert image.min() >= 0 and image.max() <= 1
     assert image.std() > 0  # something is drawn
+
+
+def test_scatter_plot_says_when_samples_left_the_view():
+    far = torch.full((50, 2), 10.0)
+    assert samples_outside(far, 1.35) == 50 and samples_outside(far / 10, 1.35) == 0
+    # points outside the axes are not drawn, so without the note the two images would be identical
+    nothing = torch.zeros(0, 2)
+    assert (scatter_image(far, limits=1.35) - scatter_image(nothing, limits=1.35)).abs().sum() > 0
 
 
 # --- torchvision images ----------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import lightning as L
 import pytest
 import torch
 
@@ -68,3 +69,18 @@ def test_loss_trains_dcgan_on_mnist_without_non_finite_values(compose_train, ove
     assert module.generator_steps == 30
     assert torch.isfinite(trainer.callback_metrics["train/d_loss"])
     assert torch.isfinite(trainer.callback_metrics["train/g_loss"])
+
+
+def test_fgan_jensen_shannon_with_the_heuristic_update_is_the_nsgan_game(compose_train):
+    """Nowozin et al. 2016, Table 2: the JS row's critic loss is the GAN discriminator loss minus 2 log 2, and
+    the heuristic generator loss is the non-saturating one plus log 2; constants do not change gradients."""
+    trained = {}
+    for name, overrides in {
+        "nsgan": ["loss=nsgan"],
+        "fgan": ["loss=fgan", "loss.divergence=jensen_shannon", "loss.generator_update=heuristic"],
+    }.items():
+        L.seed_everything(0, verbose=False)
+        trained[name] = fit(compose_train(*overrides, "generator_steps=50"))[1]
+    nsgan, fgan = trained["nsgan"], trained["fgan"]
+    for (name, a), (_, b) in zip(nsgan.generator.named_parameters(), fgan.generator.named_parameters(), strict=True):
+        torch.testing.assert_close(a, b, msg=f"generator {name} differs")

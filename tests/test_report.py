@@ -26,14 +26,16 @@ def make_job(root: Path, name: str, overrides: list[str], metrics: dict[str, flo
 @pytest.fixture
 def sweep(tmp_path: Path) -> Path:
     for i, (loss, seed, modes) in enumerate([("gan", 1, 2), ("gan", 2, 4), ("nsgan", 1, 8), ("nsgan", 2, 7)]):
-        make_job(tmp_path, str(i), [f"loss={loss}", f"seed={seed}", "dataset=ring8"], {"modes_covered": modes})
+        overrides = [f"loss={loss}", f"seed={seed}", "dataset=ring8"]
+        make_job(tmp_path, str(i), overrides, {"modes_covered": modes, "num_modes": 8})
     make_job(tmp_path, "4", ["loss=hinge", "seed=1", "dataset=ring8"], None)
     return tmp_path
 
 
 def test_csv_groups_by_swept_keys_and_aggregates_seeds(sweep):
     table = list(csv.DictReader(io.StringIO(render(collect(sweep), fmt="csv"))))
-    assert list(table[0]) == ["loss", "modes_covered", "n", "status"]  # dataset was not swept, seed is aggregated
+    # dataset was not swept, seed is aggregated, num_modes is the same everywhere
+    assert list(table[0]) == ["loss", "modes_covered", "n", "status"]
     by_loss = {row["loss"]: row for row in table}
     assert by_loss["gan"]["modes_covered"] == f"3 ± {math.sqrt(2):.2g}"  # mean 3, sample std sqrt(2)
     assert by_loss["nsgan"]["modes_covered"] == f"7.5 ± {math.sqrt(0.5):.2g}"
@@ -47,6 +49,7 @@ def test_sort_by_a_metric(sweep):
     assert lines[0] == "| loss | modes_covered | n |"
     assert lines[2].startswith("| nsgan |") and lines[3].startswith("| gan |")
     assert "No metrics" in markdown and str(sweep / "4") in markdown
+    assert "Same in every job: num_modes = 8." in markdown
 
 
 def test_unknown_sort_metric_names_the_known_ones(sweep):
