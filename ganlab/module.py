@@ -87,6 +87,16 @@ class GANModule(L.LightningModule):
         self.run_info: dict[str, Any] = {}
         for trick in self.tricks:
             trick.setup(self)
+        # Labels cost a tensor per step and suit only some losses: build them only when asked for.
+        self._labelling_tricks = [
+            t for t in self.tricks if type(t).discriminator_labels is not Trick.discriminator_labels
+        ]
+        if self._labelling_tricks and not loss.supports_soft_labels:
+            names = ", ".join(type(t).__name__ for t in self._labelling_tricks)
+            raise GanlabError(
+                f"{names} changes the discriminator's labels, which {type(loss).__name__} does not have: "
+                "use loss=gan, nsgan, lsgan or lsgan_pearson"
+            )
 
     @classmethod
     def from_config(cls, cfg: DictConfig) -> GANModule:
@@ -116,15 +126,24 @@ class GANModule(L.LightningModule):
         return optimizers, schedulers
 
     # ------------------------------------------------------------------------------------- sampling
+    @property
+    def sampling_generator(self) -> torch.nn.Module:
+        """The network samples come from: G, or what a trick puts in its place (EMA weights)."""
+        generator: torch.nn.Module = self.generator
+        for trick in self.tricks:
+            generator = trick.sampling_generator(generator)
+        return generator
+
     @torch.no_grad()
     def generate(self, z: Tensor, condition: dict[str, Tensor] | None = None) -> Tensor:
-        """Samples ``G(z)`` in eval mode (batch norm uses running statistics)."""
-        was_training = self.generator.training
-        self.generator.eval()
+        """Samples from :attr:`sampling_generator` in eval mode (batch norm uses running statistics)."""
+        generator = self.sampling_generator
+        was_training = generator.training
+        generator.eval()
         try:
-            return self.generator(z.to(self.device), **(condition or {}))
+            return generator(z.to(self.device), **(condition or {}))
         finally:
-            self.generator.train(was_training)
+            generator.train(was_training)
 
     # -------------------------------------------------------------------------------------- training
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
@@ -163,7 +182,7 @@ class GANModule(L.LightningModule):
             fake_logits = self.discriminator(d_fake, **d_condition)
             context = StepContext(self, d_real, d_fake, real_logits, fake_logits, d_condition)
             terms = {
-                "adversarial": self.loss.discriminator_loss(real_logits, fake_logits),
+                "adversarial": self.loss.discriminator_loss(real_logits, fake_logits, **self._labels(d_real, d_fake)),
                 "penalty": self.loss.penalty(lambda x: self.discriminator(x, **d_condition), d_real, d_fake),
                 **self._trick_terms("discriminator_terms", context),
             }
@@ -184,6 +203,8 @@ class GANModule(L.LightningModule):
     ) -> dict[str, Tensor]:
         with self.toggled_optimizer(opt):
             fake = self.generator(self.generator.sample_latent(num, device=self.device), **g_condition)
+            for trick in self.tricks:
+                real, fake = trick.generator_step_inputs(real, fake, self)
             fake_logits = self.discriminator(fake, **d_condition)
             real_logits = None
             if self.loss.generator_needs_real_logits:
@@ -202,6 +223,15 @@ class GANModule(L.LightningModule):
         logs = {f"train/g_{name}": value.detach() for name, value in terms.items()}
         logs["train/g_loss"] = loss.detach()
         return logs
+
+    def _labels(self, real: Tensor, fake: Tensor) -> dict[str, Tensor]:
+        if not self._labelling_tricks:
+            return {}
+        real_labels = torch.ones(real.shape[0], device=real.device)
+        fake_labels = torch.zeros(fake.shape[0], device=fake.device)
+        for trick in self._labelling_tricks:
+            real_labels, fake_labels = trick.discriminator_labels(real_labels, fake_labels, self)
+        return {"real_targets": real_labels, "fake_targets": fake_labels}
 
     def _trick_terms(self, hook: str, context: StepContext) -> dict[str, Tensor]:
         terms: dict[str, Tensor] = {}

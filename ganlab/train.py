@@ -122,7 +122,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     where: dict[str, Any] = {"run dir": run_dir, "checkpoint": run_dir / "checkpoints" / "last.ckpt"}
     for logger in trainer.loggers:
         if isinstance(logger, TensorBoardLogger):
-            where["tensorboard"] = f"tensorboard --logdir {logger.log_dir}"
+            where["tensorboard"] = f"tensorboard --logdir {Path(logger.log_dir)}"
     where.update({"samples": run_dir / "samples", "generator steps": module.generator_steps})
     results_table("ganlab train: done", {**where, **results})
     return results

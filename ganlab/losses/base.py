@@ -21,6 +21,11 @@ class GANLoss:
     never asks which loss it has.
     """
 
+    supports_soft_labels: bool = False
+    """Set by losses whose discriminator classifies with labels (1 real, 0 fake): their
+    :meth:`discriminator_loss` then also accepts per-sample ``real_targets`` and ``fake_targets`` in
+    [0, 1], which label smoothing and noisy labels change."""
+
     generator_needs_real_logits: bool = False
     """Set by losses whose generator loss also compares with D(real) (the relativistic ones); the
     training step computes D(real) in the generator step only for them."""

@@ -29,9 +29,23 @@ class LeastSquaresLoss(GANLoss):
     def __init__(self, a: float = 0.0, b: float = 1.0, c: float = 1.0) -> None:
         self.a, self.b, self.c = float(a), float(b), float(c)
 
-    def discriminator_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+    supports_soft_labels = True
+
+    def discriminator_loss(
+        self,
+        real_logits: Tensor,
+        fake_logits: Tensor,
+        real_targets: Tensor | None = None,
+        fake_targets: Tensor | None = None,
+    ) -> Tensor:
+        """A soft label t in [0, 1] means the regression target a + t (b - a): b for 1, a for 0."""
         real_logits, fake_logits = as_float32(real_logits, fake_logits)
-        return 0.5 * ((real_logits - self.b) ** 2).mean() + 0.5 * ((fake_logits - self.a) ** 2).mean()
+        real_goal = self.b if real_targets is None else self._goal(real_targets, real_logits)
+        fake_goal = self.a if fake_targets is None else self._goal(fake_targets, fake_logits)
+        return 0.5 * ((real_logits - real_goal) ** 2).mean() + 0.5 * ((fake_logits - fake_goal) ** 2).mean()
+
+    def _goal(self, targets: Tensor, logits: Tensor) -> Tensor:
+        return self.a + targets.float().reshape(logits.shape) * (self.b - self.a)
 
     def generator_loss(self, fake_logits: Tensor, real_logits: Tensor | None = None) -> Tensor:
         (fake_logits,) = as_float32(fake_logits)

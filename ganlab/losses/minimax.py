@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -29,9 +30,24 @@ class MinimaxLoss(GANLoss):
         >>> d = loss.discriminator_loss(torch.zeros(4, 1), torch.zeros(4, 1))  # 2 log 2
     """
 
-    def discriminator_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+    supports_soft_labels = True
+
+    def discriminator_loss(
+        self,
+        real_logits: Tensor,
+        fake_logits: Tensor,
+        real_targets: Tensor | None = None,
+        fake_targets: Tensor | None = None,
+    ) -> Tensor:
+        """With soft targets t the log loss is the cross-entropy -t log D - (1 - t) log(1 - D) per sample."""
         real_logits, fake_logits = as_float32(real_logits, fake_logits)
-        return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
+        real_targets = torch.ones_like(real_logits) if real_targets is None else real_targets.reshape(real_logits.shape)
+        fake_targets = (
+            torch.zeros_like(fake_logits) if fake_targets is None else fake_targets.reshape(fake_logits.shape)
+        )
+        return F.binary_cross_entropy_with_logits(
+            real_logits, real_targets.float()
+        ) + F.binary_cross_entropy_with_logits(fake_logits, fake_targets.float())
 
     def generator_loss(self, fake_logits: Tensor, real_logits: Tensor | None = None) -> Tensor:
         (fake_logits,) = as_float32(fake_logits)

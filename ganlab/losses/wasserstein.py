@@ -7,6 +7,7 @@ import torch
 from torch import Tensor, nn
 
 from ganlab.losses.base import Critic, GANLoss, as_float32
+from ganlab.losses.penalties import critic_gradient_norms
 
 
 @torch.no_grad()
@@ -76,12 +77,7 @@ class WassersteinGPLoss(WassersteinLoss):
     def penalty(self, critic: Critic, real: Tensor, fake: Tensor) -> Tensor:
         eps_shape = (real.shape[0],) + (1,) * (real.dim() - 1)
         eps = torch.rand(eps_shape, device=real.device, dtype=real.dtype)
-        interpolates = (eps * real.detach() + (1 - eps) * fake.detach()).requires_grad_(True)
-        # autocast off: the penalty's second-order graph is numerically fragile in half precision.
-        with torch.autocast(device_type=real.device.type, enabled=False):
-            scores = critic(interpolates.float())
-        (grads,) = torch.autograd.grad(scores.sum(), interpolates, create_graph=True)
-        excess = grads.flatten(1).norm(2, dim=1) - 1.0
+        excess = critic_gradient_norms(critic, eps * real.detach() + (1 - eps) * fake.detach()) - 1.0
         if self.one_sided:
             excess = excess.clamp(min=0.0)
         return self.gp_weight * (excess**2).mean()

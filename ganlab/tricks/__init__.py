@@ -1,5 +1,21 @@
 """Stabilisation tricks, combined with ``tricks=[a,b]``; each plugs in through :class:`Trick`."""
 
 from ganlab.tricks.base import StepContext, Trick
+from ganlab.tricks.ema import EMA
+from ganlab.tricks.gradient_penalty import GradientPenalty
+from ganlab.tricks.instance_noise import InstanceNoise
+from ganlab.tricks.labels import LabelSmoothing, NoisyLabels
+from ganlab.tricks.spectral_norm import SpectralNorm
+from ganlab.tricks.weight_clipping import WeightClipping
 
-__all__ = ["StepContext", "Trick"]
+__all__ = [
+    "EMA",
+    "GradientPenalty",
+    "InstanceNoise",
+    "LabelSmoothing",
+    "NoisyLabels",
+    "SpectralNorm",
+    "StepContext",
+    "Trick",
+    "WeightClipping",
+]

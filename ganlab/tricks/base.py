@@ -5,13 +5,18 @@ were listed; each hook's default does nothing. A trick therefore overrides only 
 and the module never asks which trick it holds. Order of one training step::
 
     for each of n_critic discriminator steps:
-        real, fake = trick.discriminator_inputs(real, fake, context)      # each trick in turn
-        loss_D = loss.discriminator_loss(...) + loss.penalty(...)
+        real, fake = trick.discriminator_inputs(real, fake, module)       # each trick in turn
+        labels (1 real, 0 fake) = trick.discriminator_labels(real_labels, fake_labels, module)
+        loss_D = loss.discriminator_loss(D(real), D(fake)[, labels]) + loss.penalty(...)
                  + sum(trick.discriminator_terms(context).values())
         backward, step;  loss.after_discriminator_step(D);  trick.after_discriminator_step(context)
-    fake = G(z)
-    loss_G = loss.generator_loss(...) + sum(trick.generator_terms(context).values())
+    fake = G(z);  real, fake = trick.generator_step_inputs(real, fake, module)
+    loss_G = loss.generator_loss(D(fake)) + sum(trick.generator_terms(context).values())
     backward, step;  trick.after_generator_step(context)
+
+Samples for grids and evaluation come from ``trick.sampling_generator(G)`` (an EMA copy, say).
+Labels are only built when some trick overrides :meth:`Trick.discriminator_labels`, and only
+losses with ``supports_soft_labels`` accept them.
 
 Extra loss terms are returned by name and logged as ``train/d_<name>`` and ``train/g_<name>``.
 """
@@ -21,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from torch import Tensor
+from torch import Tensor, nn
 
 if TYPE_CHECKING:
     from ganlab.module import GANModule
@@ -57,6 +62,20 @@ class Trick:
     def discriminator_inputs(self, real: Tensor, fake: Tensor, module: GANModule) -> tuple[Tensor, Tensor]:
         """Transform what D sees in its own step (noise, replayed fakes, augmentation)."""
         return real, fake
+
+    def discriminator_labels(
+        self, real_labels: Tensor, fake_labels: Tensor, module: GANModule
+    ) -> tuple[Tensor, Tensor]:
+        """Per-sample classification targets of D's step, 1 for real and 0 for fake to begin with."""
+        return real_labels, fake_labels
+
+    def generator_step_inputs(self, real: Tensor, fake: Tensor, module: GANModule) -> tuple[Tensor, Tensor]:
+        """Transform what D sees in the generator's step (``fake`` carries G's graph)."""
+        return real, fake
+
+    def sampling_generator(self, generator: nn.Module) -> nn.Module:
+        """The network that draws samples for grids and evaluation; G itself by default."""
+        return generator
 
     def discriminator_terms(self, context: StepContext) -> dict[str, Tensor]:
         """Extra named terms added to D's loss."""

@@ -1,0 +1,36 @@
+"""Spectral normalisation of the discriminator's layers."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm
+
+from ganlab.tricks.base import Trick
+
+if TYPE_CHECKING:
+    from ganlab.module import GANModule
+
+_LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose2d)
+
+
+class SpectralNorm(Trick):
+    r"""Spectral normalisation (Miyato et al. 2018): every weight W of D is used as :math:`W/\sigma(W)`.
+
+    :math:`\sigma(W)` is W's largest singular value, estimated by power iteration carried over from
+    step to step (``n_power_iterations`` per forward pass in training mode), so each layer, and with
+    1-Lipschitz activations all of D, is at most 1-Lipschitz. Applied with PyTorch's
+    ``torch.nn.utils.parametrizations.spectral_norm`` to every linear and convolution layer of D.
+
+    Args:
+        n_power_iterations: power iterations per training forward pass (1 in the paper).
+    """
+
+    def __init__(self, n_power_iterations: int = 1) -> None:
+        self.n_power_iterations = int(n_power_iterations)
+
+    def setup(self, module: GANModule) -> None:
+        for layer in list(module.discriminator.modules()):
+            if isinstance(layer, _LAYERS):
+                spectral_norm(layer, n_power_iterations=self.n_power_iterations)

@@ -1,0 +1,211 @@
+"""Tricks do what their papers say, alone and in combination."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import random
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+from torch.testing import assert_close
+
+from ganlab.config import config_dir
+from ganlab.errors import GanlabError
+from ganlab.losses import LeastSquaresLoss, NonSaturatingLoss
+from ganlab.module import GANModule
+from ganlab.tricks import EMA, GradientPenalty, InstanceNoise, LabelSmoothing, NoisyLabels, StepContext
+from tests.helpers import fit
+
+TRICKS = sorted(path.stem for path in (Path(config_dir()) / "tricks").glob("*.yaml"))
+# Tricks that change D's labels need a loss with labels; the others work with every loss.
+LABEL_TRICKS = {"label_smoothing", "noisy_labels"}
+
+
+# --- labels ---------------------------------------------------------------------------------------------------------
+
+
+def test_one_sided_label_smoothing_moves_only_the_real_target():
+    real, fake = LabelSmoothing(0.1).discriminator_labels(torch.ones(4), torch.zeros(4), module=None)
+    assert_close(real, torch.full((4,), 0.9))
+    assert_close(fake, torch.zeros(4))
+    _, fake = LabelSmoothing(0.1, two_sided=True).discriminator_labels(torch.ones(4), torch.zeros(4), module=None)
+    assert_close(fake, torch.full((4,), 0.1))
+
+
+def test_smoothed_log_loss_is_the_cross_entropy_with_the_soft_target():
+    logit = 0.8
+    sigmoid = 1 / (1 + math.exp(-logit))
+    expected = -(0.9 * math.log(sigmoid) + 0.1 * math.log(1 - sigmoid)) - math.log(1 - 1 / (1 + math.exp(0.3)))
+    value = NonSaturatingLoss().discriminator_loss(
+        torch.tensor([[logit]]), torch.tensor([[-0.3]]), real_targets=torch.tensor([0.9]), fake_targets=torch.zeros(1)
+    )
+    assert_close(value, torch.tensor(expected, dtype=torch.float32))
+
+
+def test_lsgan_soft_label_means_an_interpolated_target():
+    loss = LeastSquaresLoss(a=-1.0, b=1.0, c=0.0)
+    # label 0.9 -> target -1 + 0.9 * 2 = 0.8; a logit of 0.8 on real costs nothing
+    value = loss.discriminator_loss(torch.tensor([[0.8]]), torch.tensor([[-1.0]]), torch.tensor([0.9]), torch.zeros(1))
+    assert_close(value, torch.tensor(0.0))
+
+
+def test_noisy_labels_flip_the_configured_fraction():
+    torch.manual_seed(0)
+    n, p = 200_000, 0.05
+    real, fake = NoisyLabels(p).discriminator_labels(torch.ones(n), torch.zeros(n), module=None)
+    assert set(real.unique().tolist()) == {0.0, 1.0} and set(fake.unique().tolist()) == {0.0, 1.0}
+    tolerance = 4 * math.sqrt(p * (1 - p) / n)
+    assert abs((real == 0).float().mean().item() - p) < tolerance
+    assert abs((fake == 1).float().mean().item() - p) < tolerance
+
+
+def test_label_tricks_refuse_a_loss_without_labels(compose_train):
+    with pytest.raises(GanlabError, match=r"HingeLoss does not have.*loss=gan, nsgan, lsgan"):
+        GANModule.from_config(compose_train("loss=hinge", "tricks=[label_smoothing]"))
+
+
+# --- instance noise -------------------------------------------------------------------------------------------------
+
+
+class _Steps(nn.Module):
+    """Stands in for the GAN module where a trick reads only its networks and step counters."""
+
+    def __init__(self, generator: nn.Module | None = None, generator_steps: int = 0) -> None:
+        super().__init__()
+        self.generator = generator
+        self.generator_steps = generator_steps
+
+
+def test_instance_noise_sigma_follows_its_schedule():
+    linear = InstanceNoise(std=0.2, anneal_steps=100)
+    assert [linear.sigma(t) for t in (0, 50, 100, 150)] == pytest.approx([0.2, 0.1, 0.0, 0.0])
+    assert InstanceNoise(std=0.2, anneal_steps=100, schedule="constant").sigma(150) == 0.2
+
+
+def test_instance_noise_has_the_scheduled_std_on_both_inputs_and_vanishes_at_the_end():
+    trick = InstanceNoise(std=0.2, anneal_steps=100)
+    real, fake = torch.zeros(100_000, 2), torch.ones(100_000, 2)
+    noisy_real, noisy_fake = trick.discriminator_inputs(real, fake, _Steps(generator_steps=50))
+    assert noisy_real.std().item() == pytest.approx(0.1, rel=0.02)
+    assert (noisy_fake - fake).std().item() == pytest.approx(0.1, rel=0.02)
+    same_real, same_fake = trick.generator_step_inputs(real, fake, _Steps(generator_steps=100))
+    assert same_real is real and same_fake is fake
+
+
+# --- EMA ------------------------------------------------------------------------------------------------------------
+
+
+def test_ema_weights_equal_the_closed_form():
+    beta = 0.9
+    generator = nn.Linear(1, 1, bias=False)
+    holder = _Steps(generator)
+    trick = EMA(decay=beta)
+    trick.setup(holder)
+    thetas = [2.0, -1.0, 4.0]
+    for step, theta in enumerate(thetas, start=1):
+        generator.weight.data.fill_(theta)
+        holder.generator_steps = step
+        trick.after_generator_step(StepContext(holder, torch.zeros(1), torch.zeros(1)))
+    # the first update copies; then avg <- beta avg + (1 - beta) theta
+    expected = beta**2 * thetas[0] + (1 - beta) * (beta * thetas[1] + thetas[2])
+    assert trick.sampling_generator(generator).weight.item() == pytest.approx(expected)
+    assert generator.weight.item() == 4.0  # training weights untouched
+
+
+def test_ema_samples_come_from_the_averaged_generator_and_survive_a_checkpoint(compose_train, tmp_path):
+    trainer, module = fit(compose_train("tricks=[ema]", "tricks.ema.decay=0.9", "generator_steps=20"))
+    assert module.sampling_generator is module.generator_ema.module
+    z = module.generator.sample_latent(8)
+    assert not torch.equal(module.generate(z), module.generator(z))
+    trainer.save_checkpoint(tmp_path / "ema.ckpt")
+    restored = GANModule.from_config(compose_train("tricks=[ema]", "tricks.ema.decay=0.9"))
+    restored.load_state_dict(torch.load(tmp_path / "ema.ckpt", weights_only=True)["state_dict"])
+    assert_close(restored.generate(z), module.generate(z))
+
+
+# --- Lipschitz devices ----------------------------------------------------------------------------------------------
+
+
+def test_spectral_norm_keeps_every_discriminator_layer_1_lipschitz(compose_train):
+    _, module = fit(compose_train("tricks=[spectral_norm]", "generator_steps=50"))
+    layers = [m for m in module.discriminator.modules() if isinstance(m, nn.Linear)]
+    assert len(layers) == 4
+    for layer in layers:
+        assert torch.linalg.matrix_norm(layer.weight.detach(), ord=2).item() <= 1.05
+
+
+def test_weight_clipping_trick_clamps_the_discriminator(compose_train):
+    _, module = fit(
+        compose_train("tricks=[weight_clipping]", "tricks.weight_clipping.clip_value=0.02", "generator_steps=5")
+    )
+    assert max(p.abs().max().item() for p in module.discriminator.parameters()) <= 0.02
+
+
+# --- gradient penalties ---------------------------------------------------------------------------------------------
+
+
+def linear_critic(w: torch.Tensor):
+    return lambda x: (x @ w).unsqueeze(1)
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected"), [("r1", 0.5 * 2.0 * 25.0), ("r2", 0.5 * 2.0 * 25.0), ("dragan", 2.0 * 16.0)]
+)
+def test_penalties_of_a_linear_critic(kind, expected):
+    # grad of w.x is w everywhere, |w| = 5
+    w = torch.tensor([3.0, 4.0], requires_grad=True)
+    value = GradientPenalty(kind, weight=2.0).penalty(linear_critic(w), torch.randn(16, 2), torch.randn(16, 2))
+    assert_close(value, torch.tensor(expected))
+    (grad,) = torch.autograd.grad(value, w)
+    # d/dw of gamma/2 |w|^2 is gamma w; of lambda (|w| - 1)^2 it is 2 lambda (|w| - 1) w/|w|
+    expected_grad = 2.0 * w if kind != "dragan" else 2 * 2.0 * (5.0 - 1.0) * w / 5.0
+    assert_close(grad, expected_grad.detach())
+
+
+def test_r1_of_a_quadratic_critic_is_the_mean_squared_norm_of_the_data():
+    real = torch.tensor([[1.0, 2.0], [0.0, -3.0]])
+    critic = lambda x: 0.5 * (x**2).sum(dim=1, keepdim=True)  # noqa: E731  gradient x
+    value = GradientPenalty("r1", weight=4.0).penalty(critic, real, torch.zeros(2, 2))
+    assert_close(value, torch.tensor(0.5 * 4.0 * (5.0 + 9.0) / 2))
+
+
+# --- every trick, alone and combined --------------------------------------------------------------------------------
+
+
+def test_the_first_tricks_are_shipped():
+    assert {"label_smoothing", "noisy_labels", "instance_noise", "ema", "spectral_norm", "weight_clipping"} <= set(
+        TRICKS
+    )
+    assert {"r1", "r2", "dragan"} <= set(TRICKS)
+
+
+@pytest.mark.parametrize("trick", TRICKS)
+def test_each_trick_trains_the_ring_and_mnist(compose_train, trick):
+    trainer, module = fit(compose_train(f"tricks=[{trick}]", "generator_steps=50"))
+    assert torch.isfinite(trainer.callback_metrics["train/d_loss"]) and module.generator_steps == 50
+    mnist = compose_train(
+        f"tricks=[{trick}]",
+        "model=dcgan",
+        "dataset=mnist",
+        "generator_steps=10",
+        "model.generator.width=8",
+        "model.discriminator.width=8",
+        "dataset.datamodule.batch_size=16",
+        "trainer.log_every_n_steps=5",
+    )
+    trainer, _ = fit(mnist)
+    assert torch.isfinite(trainer.callback_metrics["train/g_loss"])
+
+
+PAIRS = random.Random(0).sample(list(itertools.combinations(TRICKS, 2)), 6)
+
+
+@pytest.mark.parametrize("pair", PAIRS, ids="+".join)
+def test_pairs_of_tricks_train_together(compose_train, pair):
+    trainer, module = fit(compose_train(f"tricks=[{','.join(pair)}]", "generator_steps=25"))
+    assert [type(t).__name__ for t in module.tricks] and len(module.tricks) == 2
+    assert torch.isfinite(trainer.callback_metrics["train/d_loss"])
+    assert torch.isfinite(module.generate(module.generator.sample_latent(64))).all()
