@@ -3,17 +3,21 @@
 from ganlab.tricks.base import StepContext, Trick
 from ganlab.tricks.ema import EMA
 from ganlab.tricks.gradient_penalty import GradientPenalty
+from ganlab.tricks.historical_averaging import HistoricalAveraging
 from ganlab.tricks.instance_noise import InstanceNoise
 from ganlab.tricks.labels import LabelSmoothing, NoisyLabels
+from ganlab.tricks.replay_buffer import ReplayBuffer
 from ganlab.tricks.spectral_norm import SpectralNorm
 from ganlab.tricks.weight_clipping import WeightClipping
 
 __all__ = [
     "EMA",
     "GradientPenalty",
+    "HistoricalAveraging",
     "InstanceNoise",
     "LabelSmoothing",
     "NoisyLabels",
+    "ReplayBuffer",
     "SpectralNorm",
     "StepContext",
     "Trick",
