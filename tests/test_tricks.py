@@ -15,6 +15,8 @@ from torch.testing import assert_close
 from ganlab.config import config_dir
 from ganlab.errors import GanlabError
 from ganlab.losses import LeastSquaresLoss, NonSaturatingLoss
+from ganlab.models.dcgan import DCGANDiscriminator
+from ganlab.models.mlp import MLPDiscriminator
 from ganlab.module import GANModule
 from ganlab.tricks import (
     EMA,
@@ -22,10 +24,15 @@ from ganlab.tricks import (
     HistoricalAveraging,
     InstanceNoise,
     LabelSmoothing,
+    MinibatchDiscrimination,
+    MinibatchStdDev,
     NoisyLabels,
+    Packing,
     ReplayBuffer,
     StepContext,
 )
+from ganlab.tricks.minibatch import MinibatchDiscriminationLayer, MinibatchStdDevLayer
+from ganlab.tricks.packing import pack
 from tests.helpers import fit
 
 TRICKS = sorted(path.stem for path in (Path(config_dir()) / "tricks").glob("*.yaml"))
@@ -166,6 +173,81 @@ def test_replay_buffer_fills_then_mixes_in_stored_fakes_at_the_configured_rate()
     assert abs(replayed.float().mean().item() - 0.3) < 0.02
     assert set(seen[replayed].squeeze(1).tolist()) <= set(range(100))  # replayed samples are stored ones
     assert (buffer.pool == -1.0).any()  # the new fakes took their slots
+
+
+# --- layers inserted into D: minibatch statistics, packing, feature matching ------------------------------------------
+
+
+def discriminators() -> list[nn.Module]:
+    torch.manual_seed(0)
+    return [MLPDiscriminator([2], hidden_dims=[16, 16]), DCGANDiscriminator(1, 28, width=8, norm="none")]
+
+
+def holder_for(discriminator: nn.Module) -> _Steps:
+    holder = _Steps()
+    holder.discriminator = discriminator
+    return holder
+
+
+def test_minibatch_stddev_statistic_by_hand():
+    x = torch.tensor([[0.0, 4.0], [2.0, 4.0], [0.0, 4.0], [2.0, 4.0]])
+    # one group of 4: feature stds 1 and 0, mean 0.5 (plus the 1e-8 under the square root)
+    assert_close(MinibatchStdDevLayer(4)(x), torch.full((4, 1), 0.5), atol=1e-4, rtol=0)
+    maps = MinibatchStdDevLayer(2)(torch.randn(6, 3, 5, 5))
+    assert maps.shape == (6, 1, 5, 5)
+
+
+def test_minibatch_discrimination_closeness_by_hand():
+    layer = MinibatchDiscriminationLayer(in_features=2, num_kernels=1, kernel_dim=2)
+    with torch.no_grad():
+        layer.T.copy_(torch.eye(2))
+    features = torch.tensor([[0.0, 0.0], [1.0, 0.5], [0.0, 0.0]])
+    far = math.exp(-1.5)  # L1 distance between sample 1 and the others
+    assert_close(layer(features), torch.tensor([[far + 1.0], [2 * far], [far + 1.0]]))
+
+
+@pytest.mark.parametrize("trick", [MinibatchStdDev(), MinibatchDiscrimination(num_kernels=4, kernel_dim=3)])
+def test_minibatch_layers_start_as_the_same_function(trick):
+    for discriminator in discriminators():
+        x = torch.randn(8, 2) if isinstance(discriminator, MLPDiscriminator) else torch.randn(8, 1, 28, 28)
+        before = discriminator(x)
+        trick.setup(holder_for(discriminator))
+        assert_close(discriminator(x), before)  # new inputs start with zero weight
+        assert any(p.grad is None for p in discriminator.parameters())
+        discriminator(x).sum().backward()  # and they are trained
+        output_layer = [m for m in discriminator.modules() if isinstance(m, (nn.Linear, nn.Conv2d))][-1]
+        assert output_layer.weight.grad[:, -1].abs().sum() > 0
+
+
+def test_packed_discriminator_scores_a_pack_of_copies_as_one_sample():
+    for discriminator in discriminators():
+        x = torch.randn(4, 2) if isinstance(discriminator, MLPDiscriminator) else torch.randn(4, 1, 28, 28)
+        single = discriminator(x)
+        Packing(m=3).setup(holder_for(discriminator))
+        copies = x.repeat_interleave(3, dim=0)  # x0 x0 x0 x1 x1 x1 ...
+        assert pack(copies, 3).shape == (4, 3 * x.shape[1], *x.shape[2:])
+        assert_close(discriminator(pack(copies, 3)), single)
+
+
+def test_packing_needs_a_batch_divisible_by_m():
+    with pytest.raises(GanlabError, match="multiple of m = 4"):
+        pack(torch.zeros(10, 2), 4)
+
+
+def test_feature_matching_matches_the_mean_of_the_last_hidden_features(compose_train):
+    module = GANModule.from_config(compose_train("tricks=[feature_matching]", "tricks.feature_matching.weight=2.0"))
+    real, fake = torch.randn(32, 2), torch.randn(32, 2, requires_grad=True)
+    hidden = module.discriminator.net[:-1]  # flatten and the hidden stack: what enters the output layer
+    expected = 2.0 * ((hidden(real).mean(0) - hidden(fake).mean(0)) ** 2).sum()
+    (value,) = module.tricks[0].generator_terms(StepContext(module, real, fake)).values()
+    assert_close(value, expected)
+    value.backward()
+    assert fake.grad.abs().sum() > 0
+
+
+def test_feature_matching_names_the_layers_it_could_use(compose_train):
+    with pytest.raises(GanlabError, match=r"no layer 'nope'; choose one of net, net.0"):
+        GANModule.from_config(compose_train("tricks=[feature_matching]", "tricks.feature_matching.layer=nope"))
 
 
 # --- Lipschitz devices ----------------------------------------------------------------------------------------------

@@ -2,21 +2,28 @@
 
 from ganlab.tricks.base import StepContext, Trick
 from ganlab.tricks.ema import EMA
+from ganlab.tricks.feature_matching import FeatureMatching
 from ganlab.tricks.gradient_penalty import GradientPenalty
 from ganlab.tricks.historical_averaging import HistoricalAveraging
 from ganlab.tricks.instance_noise import InstanceNoise
 from ganlab.tricks.labels import LabelSmoothing, NoisyLabels
+from ganlab.tricks.minibatch import MinibatchDiscrimination, MinibatchStdDev
+from ganlab.tricks.packing import Packing
 from ganlab.tricks.replay_buffer import ReplayBuffer
 from ganlab.tricks.spectral_norm import SpectralNorm
 from ganlab.tricks.weight_clipping import WeightClipping
 
 __all__ = [
     "EMA",
+    "FeatureMatching",
     "GradientPenalty",
     "HistoricalAveraging",
     "InstanceNoise",
     "LabelSmoothing",
+    "MinibatchDiscrimination",
+    "MinibatchStdDev",
     "NoisyLabels",
+    "Packing",
     "ReplayBuffer",
     "SpectralNorm",
     "StepContext",
