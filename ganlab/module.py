@@ -13,7 +13,7 @@ from torch import Tensor
 from torch.optim import Optimizer
 
 from ganlab.errors import GanlabError
-from ganlab.losses.base import GANLoss
+from ganlab.losses.base import Critic, GANLoss
 from ganlab.models.base import Discriminator, Generator
 from ganlab.tricks.base import StepContext, Trick
 
@@ -205,11 +205,14 @@ class GANModule(L.LightningModule):
             fake = self.generator(self.generator.sample_latent(num, device=self.device), **g_condition)
             for trick in self.tricks:
                 real, fake = trick.generator_step_inputs(real, fake, self)
-            fake_logits = self.discriminator(fake, **d_condition)
+            critic: Critic = lambda x: self.discriminator(x, **d_condition)  # noqa: E731
+            for trick in self.tricks:
+                critic = trick.generator_step_critic(critic, StepContext(self, real, fake, condition=d_condition))
+            fake_logits = critic(fake)
             real_logits = None
             if self.loss.generator_needs_real_logits:
                 with torch.no_grad():
-                    real_logits = self.discriminator(real, **d_condition)
+                    real_logits = critic(real)
             context = StepContext(self, real, fake, real_logits, fake_logits, d_condition)
             terms = {
                 "adversarial": self.loss.generator_loss(fake_logits, real_logits),

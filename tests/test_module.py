@@ -89,3 +89,10 @@ def test_a_command_line_optim_choice_beats_the_one_a_loss_brings(compose_train):
 def test_lsgan_pearson_preset_has_the_chi_squared_targets(compose_train):
     loss = instantiate(compose_train("loss=lsgan_pearson").loss)
     assert (loss.b - loss.c, loss.b - loss.a) == (1.0, 2.0)
+
+
+def test_ttur_gives_the_discriminator_the_faster_learning_rate(compose_train):
+    module = GANModule.from_config(compose_train("optim=ttur"))
+    generator_opt, discriminator_opt = module.configure_optimizers()[0]
+    assert (generator_opt.param_groups[0]["lr"], discriminator_opt.param_groups[0]["lr"]) == (1e-4, 4e-4)
+    assert generator_opt.param_groups[0]["betas"] == (0.0, 0.9)

@@ -7,6 +7,7 @@ import math
 import random
 from pathlib import Path
 
+import lightning as L
 import pytest
 import torch
 from torch import nn
@@ -33,6 +34,7 @@ from ganlab.tricks import (
 )
 from ganlab.tricks.minibatch import MinibatchDiscriminationLayer, MinibatchStdDevLayer
 from ganlab.tricks.packing import pack
+from ganlab.tricks.unrolled import unrolled_update
 from tests.helpers import fit
 
 TRICKS = sorted(path.stem for path in (Path(config_dir()) / "tricks").glob("*.yaml"))
@@ -250,6 +252,39 @@ def test_feature_matching_names_the_layers_it_could_use(compose_train):
         GANModule.from_config(compose_train("tricks=[feature_matching]", "tricks.feature_matching.layer=nope"))
 
 
+# --- unrolled GAN ---------------------------------------------------------------------------------------------------
+
+
+def trained_generator(compose_train, *overrides: str) -> dict[str, torch.Tensor]:
+    L.seed_everything(0, verbose=False)
+    _, module = fit(compose_train(*overrides, "generator_steps=10"))
+    return {name: p.detach().clone() for name, p in module.generator.named_parameters()}
+
+
+def test_unrolling_zero_steps_is_exactly_the_plain_step(compose_train):
+    plain = trained_generator(compose_train)
+    zero = trained_generator(compose_train, "tricks=[unrolled]", "tricks.unrolled.steps=0")
+    three = trained_generator(compose_train, "tricks=[unrolled]", "tricks.unrolled.steps=3")
+    for name in plain:
+        torch.testing.assert_close(zero[name], plain[name], rtol=0, atol=0)
+    assert any(not torch.equal(three[name], plain[name]) for name in plain)
+
+
+@pytest.mark.parametrize("optimizer_class", [torch.optim.Adam, torch.optim.SGD])
+def test_unrolled_update_equals_the_optimizer_step(optimizer_class):
+    torch.manual_seed(0)
+    weight = nn.Parameter(torch.randn(5))
+    optimizer = optimizer_class([weight], lr=0.1)
+    for _ in range(3):  # build up Adam's moment estimates
+        weight.grad = torch.randn(5)
+        optimizer.step()
+    grad = torch.randn(5)
+    predicted = unrolled_update(optimizer, {"w": weight})({"w": weight.detach()}, {"w": grad})["w"]
+    weight.grad = grad
+    optimizer.step()
+    assert_close(predicted, weight.detach())
+
+
 # --- Lipschitz devices ----------------------------------------------------------------------------------------------
 
 
@@ -312,7 +347,8 @@ def test_the_first_tricks_are_shipped():
     assert {"label_smoothing", "noisy_labels", "instance_noise", "ema", "spectral_norm", "weight_clipping"} <= set(
         TRICKS
     )
-    assert {"r1", "r2", "dragan"} <= set(TRICKS)
+    assert {"r1", "r2", "dragan", "historical_averaging", "replay_buffer", "feature_matching"} <= set(TRICKS)
+    assert {"minibatch_stddev", "minibatch_discrimination", "packing", "unrolled"} <= set(TRICKS)
 
 
 @pytest.mark.parametrize("trick", TRICKS)

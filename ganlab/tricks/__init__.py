@@ -11,6 +11,7 @@ from ganlab.tricks.minibatch import MinibatchDiscrimination, MinibatchStdDev
 from ganlab.tricks.packing import Packing
 from ganlab.tricks.replay_buffer import ReplayBuffer
 from ganlab.tricks.spectral_norm import SpectralNorm
+from ganlab.tricks.unrolled import Unrolled
 from ganlab.tricks.weight_clipping import WeightClipping
 
 __all__ = [
@@ -28,5 +29,6 @@ __all__ = [
     "SpectralNorm",
     "StepContext",
     "Trick",
+    "Unrolled",
     "WeightClipping",
 ]

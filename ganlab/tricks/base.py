@@ -11,7 +11,8 @@ and the module never asks which trick it holds. Order of one training step::
                  + sum(trick.discriminator_terms(context).values())
         backward, step;  loss.after_discriminator_step(D);  trick.after_discriminator_step(context)
     fake = G(z);  real, fake = trick.generator_step_inputs(real, fake, module)
-    loss_G = loss.generator_loss(D(fake)) + sum(trick.generator_terms(context).values())
+    critic = trick.generator_step_critic(D, context)                  # each trick in turn
+    loss_G = loss.generator_loss(critic(fake)) + sum(trick.generator_terms(context).values())
     backward, step;  trick.after_generator_step(context)
 
 Samples for grids and evaluation come from ``trick.sampling_generator(G)`` (an EMA copy, say).
@@ -27,6 +28,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from torch import Tensor, nn
+
+from ganlab.losses.base import Critic
 
 if TYPE_CHECKING:
     from ganlab.module import GANModule
@@ -72,6 +75,13 @@ class Trick:
     def generator_step_inputs(self, real: Tensor, fake: Tensor, module: GANModule) -> tuple[Tensor, Tensor]:
         """Transform what D sees in the generator's step (``fake`` carries G's graph)."""
         return real, fake
+
+    def generator_step_critic(self, critic: Critic, context: StepContext) -> Critic:
+        """The discriminator G's loss is computed with (an unrolled copy, say); ``critic`` by default.
+
+        ``context`` holds this step's real batch and fakes (with G's graph) and D's conditioning.
+        """
+        return critic
 
     def sampling_generator(self, generator: nn.Module) -> nn.Module:
         """The network that draws samples for grids and evaluation; G itself by default."""
