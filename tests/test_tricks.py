@@ -21,6 +21,7 @@ from ganlab.models.mlp import MLPDiscriminator
 from ganlab.module import GANModule
 from ganlab.tricks import (
     EMA,
+    DiffAugment,
     GradientPenalty,
     HistoricalAveraging,
     InstanceNoise,
@@ -32,14 +33,15 @@ from ganlab.tricks import (
     ReplayBuffer,
     StepContext,
 )
+from ganlab.tricks.diffaugment import brightness, cutout, translate
 from ganlab.tricks.minibatch import MinibatchDiscriminationLayer, MinibatchStdDevLayer
 from ganlab.tricks.packing import pack
 from ganlab.tricks.unrolled import unrolled_update
 from tests.helpers import fit
 
 TRICKS = sorted(path.stem for path in (Path(config_dir()) / "tricks").glob("*.yaml"))
-# Tricks that change D's labels need a loss with labels; the others work with every loss.
-LABEL_TRICKS = {"label_smoothing", "noisy_labels"}
+# Tricks that only make sense for images.
+IMAGE_TRICKS = {"diffaugment"}
 
 
 # --- labels ---------------------------------------------------------------------------------------------------------
@@ -252,6 +254,43 @@ def test_feature_matching_names_the_layers_it_could_use(compose_train):
         GANModule.from_config(compose_train("tricks=[feature_matching]", "tricks.feature_matching.layer=nope"))
 
 
+# --- DiffAugment -----------------------------------------------------------------------------------------------------
+
+
+def test_translate_moves_pixels_and_fills_with_zeros():
+    image = torch.zeros(2, 1, 6, 6)
+    image[:, 0, 2, 3] = 1.0
+    moved = translate(image, torch.tensor([[2, 1], [5, 0]]))  # (dx, dy)
+    assert moved[0, 0, 3, 5] == 1.0 and moved[0].sum() == 1.0
+    assert moved[1].sum() == 0.0  # shifted out of the picture
+
+
+def test_cutout_zeroes_one_square_of_half_the_side():
+    torch.manual_seed(0)
+    holes = (cutout(torch.ones(500, 1, 8, 8)) == 0).float()
+    assert holes.sum(dim=(1, 2, 3)).max() == 16  # 4 x 4 when the square lies inside
+    assert holes.sum(dim=(1, 2, 3)).min() >= 1
+    rows, cols = holes.amax(dim=(1, 3)), holes.amax(dim=(1, 2))
+    assert_close(holes.sum(dim=(1, 2, 3)), rows.sum(dim=1) * cols.sum(dim=1))  # one rectangle
+
+
+def test_brightness_shifts_each_image_by_one_constant():
+    x = torch.randn(4, 3, 5, 5)
+    shift = brightness(x) - x
+    assert_close(shift, shift[:, :1, :1, :1].expand_as(shift))
+    assert shift.abs().max() <= 0.5
+
+
+def test_diffaugment_lets_the_gradient_reach_the_fakes_and_refuses_points():
+    fake = torch.randn(4, 3, 16, 16, requires_grad=True)
+    DiffAugment().augment(fake).sum().backward()
+    assert fake.grad.abs().sum() > 0
+    with pytest.raises(GanlabError, match="needs images"):
+        DiffAugment().augment(torch.randn(4, 2))
+    with pytest.raises(GanlabError, match="unknown DiffAugment policy 'blur'"):
+        DiffAugment("color,blur")
+
+
 # --- unrolled GAN ---------------------------------------------------------------------------------------------------
 
 
@@ -348,13 +387,14 @@ def test_the_first_tricks_are_shipped():
         TRICKS
     )
     assert {"r1", "r2", "dragan", "historical_averaging", "replay_buffer", "feature_matching"} <= set(TRICKS)
-    assert {"minibatch_stddev", "minibatch_discrimination", "packing", "unrolled"} <= set(TRICKS)
+    assert {"minibatch_stddev", "minibatch_discrimination", "packing", "unrolled", "diffaugment"} <= set(TRICKS)
 
 
 @pytest.mark.parametrize("trick", TRICKS)
 def test_each_trick_trains_the_ring_and_mnist(compose_train, trick):
-    trainer, module = fit(compose_train(f"tricks=[{trick}]", "generator_steps=50"))
-    assert torch.isfinite(trainer.callback_metrics["train/d_loss"]) and module.generator_steps == 50
+    if trick not in IMAGE_TRICKS:
+        trainer, module = fit(compose_train(f"tricks=[{trick}]", "generator_steps=50"))
+        assert torch.isfinite(trainer.callback_metrics["train/d_loss"]) and module.generator_steps == 50
     mnist = compose_train(
         f"tricks=[{trick}]",
         "model=dcgan",
@@ -369,12 +409,27 @@ def test_each_trick_trains_the_ring_and_mnist(compose_train, trick):
     assert torch.isfinite(trainer.callback_metrics["train/g_loss"])
 
 
-PAIRS = random.Random(0).sample(list(itertools.combinations(TRICKS, 2)), 6)
+PAIRS = random.Random(0).sample(list(itertools.combinations(sorted(set(TRICKS) - IMAGE_TRICKS), 2)), 6)
 
 
 @pytest.mark.parametrize("pair", PAIRS, ids="+".join)
 def test_pairs_of_tricks_train_together(compose_train, pair):
     trainer, module = fit(compose_train(f"tricks=[{','.join(pair)}]", "generator_steps=25"))
-    assert [type(t).__name__ for t in module.tricks] and len(module.tricks) == 2
+    assert len(module.tricks) == 2
     assert torch.isfinite(trainer.callback_metrics["train/d_loss"])
     assert torch.isfinite(module.generate(module.generator.sample_latent(64))).all()
+
+
+def test_image_tricks_together_on_mnist(compose_train):
+    cfg = compose_train(
+        "tricks=[diffaugment,minibatch_stddev,ema,r1]",
+        "model=dcgan",
+        "dataset=mnist",
+        "generator_steps=10",
+        "model.generator.width=8",
+        "model.discriminator.width=8",
+        "dataset.datamodule.batch_size=16",
+        "trainer.log_every_n_steps=5",
+    )
+    trainer, _ = fit(cfg)
+    assert torch.isfinite(trainer.callback_metrics["train/d_loss"])

@@ -1,6 +1,7 @@
 """Stabilisation tricks, combined with ``tricks=[a,b]``; each plugs in through :class:`Trick`."""
 
 from ganlab.tricks.base import StepContext, Trick
+from ganlab.tricks.diffaugment import DiffAugment
 from ganlab.tricks.ema import EMA
 from ganlab.tricks.feature_matching import FeatureMatching
 from ganlab.tricks.gradient_penalty import GradientPenalty
@@ -16,6 +17,7 @@ from ganlab.tricks.weight_clipping import WeightClipping
 
 __all__ = [
     "EMA",
+    "DiffAugment",
     "FeatureMatching",
     "GradientPenalty",
     "HistoricalAveraging",
