@@ -119,13 +119,6 @@ def _cell(values: Sequence[float] | None) -> str:
     return f"{mean:.3g} ± {std:.2g}" if len(values) > 1 else f"{mean:.3g}"
 
 
-def _constant_metrics(jobs: Sequence[Job]) -> dict[str, float]:
-    """Metrics with one value in every finished job (e.g. ``num_modes``): a footnote, not a column."""
-    finished = [job.metrics for job in jobs if job.metrics is not None]
-    names = set.intersection(*(set(m) for m in finished)) if len(finished) > 1 else set()
-    return {name: finished[0][name] for name in names if len({m[name] for m in finished}) == 1}
-
-
 def sort_groups(groups: list[Group], metric: str | None, descending: bool) -> list[Group]:
     if metric is None:
         return groups
@@ -152,11 +145,9 @@ def render(jobs: Sequence[Job], sort: str | None = None, descending: bool = Fals
     """The report as text: ``table`` (rich, for the terminal), ``markdown`` or ``csv``."""
     keys = swept_keys(jobs)
     groups = sort_groups(group(jobs, keys), sort, descending)
-    constants = _constant_metrics(jobs)
-    metrics = sorted({name for entry in groups for name in entry.metrics} - constants.keys())
+    metrics = sorted({name for entry in groups for name in entry.metrics})
     header = [*keys, *metrics, "n"]
     body = rows(groups, keys, metrics)
-    same = ", ".join(f"{name} = {value:.4g}" for name, value in sorted(constants.items()))
     missing = [job for job in jobs if job.metrics is None]
     if fmt == "csv":
         buffer = io.StringIO()
@@ -170,7 +161,6 @@ def render(jobs: Sequence[Job], sort: str | None = None, descending: bool = Fals
     if fmt == "markdown":
         lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         lines += ["| " + " | ".join(row) + " |" for row in body]
-        lines += [f"\nSame in every job: {same}."] if same else []
         lines += (
             [f"\nNo metrics (failed or unfinished): {', '.join(str(job.path) for job in missing)}"] if missing else []
         )
@@ -184,8 +174,6 @@ def render(jobs: Sequence[Job], sort: str | None = None, descending: bool = Fals
     buffer = io.StringIO()
     out = Console(file=buffer, width=console.width if console.is_terminal else 160, force_terminal=console.is_terminal)
     out.print(table)
-    if same:
-        out.print(f"same in every job: {same}", highlight=False)
     for job in missing:
         out.print(f"[yellow]no metrics[/yellow] (failed or unfinished): {job.path}", highlight=False)
     return buffer.getvalue()
