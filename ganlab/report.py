@@ -21,6 +21,7 @@ from pathlib import Path
 
 import yaml
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ganlab.console import console
@@ -167,15 +168,15 @@ def render(jobs: Sequence[Job], sort: str | None = None, descending: bool = Fals
         return "\n".join(lines) + "\n"
     table = Table(title=f"ganlab report: {len(jobs)} jobs, mean ± std over seeds", title_justify="left")
     for name in header:
-        table.add_column(name, justify="left" if name in keys else "right")
+        table.add_column(escape(name), justify="left" if name in keys else "right")
     for row in body:
-        table.add_row(*row)
+        table.add_row(*(escape(cell) for cell in row))  # override values like [ema] are not markup
     # Wide enough for a sweep's columns when written to a file or a pipe; the terminal's width otherwise.
     buffer = io.StringIO()
     out = Console(file=buffer, width=console.width if console.is_terminal else 160, force_terminal=console.is_terminal)
     out.print(table)
     for job in missing:
-        out.print(f"[yellow]no metrics[/yellow] (failed or unfinished): {job.path}", highlight=False)
+        out.print(f"[yellow]no metrics[/yellow] (failed or unfinished): {escape(str(job.path))}", highlight=False)
     return buffer.getvalue()
 
 

@@ -61,3 +61,10 @@ def test_directory_without_runs_is_a_clear_error(tmp_path):
         collect(tmp_path)
     with pytest.raises(GanlabError, match="no such directory"):
         collect(tmp_path / "missing")
+
+
+def test_terminal_table_shows_list_overrides_literally(tmp_path):
+    make_job(tmp_path, "0", ["tricks=[]", "seed=1"], {"modes_covered": 7})
+    make_job(tmp_path, "1", ["tricks=[ema,r1]", "seed=1"], {"modes_covered": 8})
+    table = render(collect(tmp_path), fmt="table")
+    assert "[ema,r1]" in table and "[]" in table
