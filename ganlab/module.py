@@ -85,7 +85,8 @@ class GANModule(L.LightningModule):
         # Set by `ganlab train`: the composed config and config-group choices, saved in checkpoints
         # so `ganlab eval` and resuming rebuild the run without the user repeating its overrides.
         self.run_info: dict[str, Any] = {}
-        for trick in self.tricks:
+        # Tricks that rebuild a network go first, so the others copy or wrap the rebuilt one.
+        for trick in sorted(self.tricks, key=lambda t: not t.setup_first):
             trick.setup(self)
         # Labels cost a tensor per step and suit only some losses: build them only when asked for.
         self._labelling_tricks = [

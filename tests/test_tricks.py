@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import random
@@ -17,10 +18,11 @@ from ganlab.config import config_dir
 from ganlab.errors import GanlabError
 from ganlab.losses import LeastSquaresLoss, NonSaturatingLoss
 from ganlab.models.dcgan import DCGANDiscriminator
-from ganlab.models.mlp import MLPDiscriminator
+from ganlab.models.mlp import MLPDiscriminator, MLPGenerator
 from ganlab.module import GANModule
 from ganlab.tricks import (
     EMA,
+    MADGAN,
     DiffAugment,
     GradientPenalty,
     HistoricalAveraging,
@@ -35,6 +37,7 @@ from ganlab.tricks import (
 )
 from ganlab.tricks.diffaugment import brightness, cutout, translate
 from ganlab.tricks.minibatch import MinibatchDiscriminationLayer, MinibatchStdDevLayer
+from ganlab.tricks.multi_generator import MultiGenerator, generator_index
 from ganlab.tricks.packing import pack
 from ganlab.tricks.unrolled import unrolled_update
 from tests.helpers import fit
@@ -379,6 +382,66 @@ def test_r1_of_a_quadratic_critic_is_the_mean_squared_norm_of_the_data():
     assert_close(value, torch.tensor(0.5 * 4.0 * (5.0 + 9.0) / 2))
 
 
+# --- MAD-GAN ----------------------------------------------------------------------------------------------------------
+
+
+def test_multi_generator_sends_each_block_of_the_batch_through_its_own_generator():
+    torch.manual_seed(0)
+    generators = MultiGenerator(MLPGenerator(4, [2], hidden_dims=[8]), k=3)
+    z = torch.randn(7, 4)
+    made_by = generator_index(7, 3)
+    assert made_by.tolist() == [0, 0, 0, 1, 1, 2, 2]
+    expected = torch.stack([generators.generators[int(i)](z[j : j + 1])[0] for j, i in enumerate(made_by)])
+    assert_close(generators(z), expected)
+    first, second = (dict(g.named_parameters()) for g in generators.generators[:2])
+    for name, weight in first.items():  # a new draw of the same initial values, not the same network
+        assert_close(second[name].flatten().sort().values, weight.flatten().sort().values)
+    assert not torch.equal(first["net.0.0.weight"], second["net.0.0.weight"])
+
+
+def madgan_module(k: int) -> GANModule:
+    torch.manual_seed(0)
+    return GANModule(
+        generator=MLPGenerator(4, [2], hidden_dims=[8]),
+        discriminator=MLPDiscriminator([2], hidden_dims=[8]),
+        loss=NonSaturatingLoss(),
+        generator_optimizer=functools.partial(torch.optim.Adam),
+        discriminator_optimizer=functools.partial(torch.optim.Adam),
+        tricks=[MADGAN(k=k)],
+    )
+
+
+def test_madgan_losses_are_the_k_plus_1_class_cross_entropy():
+    k = 3
+    module = madgan_module(k)
+    real, fake = torch.randn(5, 2), module.generator(torch.randn(6, 4))
+    d_real, d_fake = module.discriminator(real), module.discriminator(fake)
+    context = StepContext(module, real, fake, d_real, d_fake)
+    (identification,) = module.tricks[0].discriminator_terms(context).values()
+    d_loss = module.loss.discriminator_loss(d_real, d_fake) + identification
+    # by hand: the widened output layer's k + 1 logits, the last one "real"
+    head = module.tricks[0].head.output_layer
+    features = module.discriminator.net[:-1]
+    log_p_real, log_p_fake = (torch.log_softmax(head(features(x)), dim=1) for x in (real, fake))
+    made_by = torch.tensor([0, 0, 1, 1, 2, 2])
+    expected = -log_p_real[:, k].mean() - log_p_fake[torch.arange(6), made_by].mean()
+    assert_close(d_loss, expected)
+    assert_close(module.loss.generator_loss(d_fake), -log_p_fake[:, k].mean())
+
+
+def test_madgan_refuses_packing(compose_train):
+    with pytest.raises(GanlabError, match="multi_generator cannot be combined with Packing"):
+        GANModule.from_config(compose_train("tricks=[packing,multi_generator]"))
+
+
+def test_madgan_is_set_up_before_the_tricks_that_copy_or_wrap_networks(compose_train):
+    cfg = compose_train("tricks=[ema,spectral_norm,minibatch_stddev,multi_generator]", "generator_steps=10")
+    _, module = fit(cfg)
+    assert isinstance(module.generator, MultiGenerator) and isinstance(module.generator_ema.module, MultiGenerator)
+    assert len(module.generator.generators) == 4
+    assert torch.isfinite(module.generate(module.generator.sample_latent(64))).all()
+
+
 # --- every trick, alone and combined --------------------------------------------------------------------------------
 
 
@@ -388,6 +451,7 @@ def test_the_first_tricks_are_shipped():
     )
     assert {"r1", "r2", "dragan", "historical_averaging", "replay_buffer", "feature_matching"} <= set(TRICKS)
     assert {"minibatch_stddev", "minibatch_discrimination", "packing", "unrolled", "diffaugment"} <= set(TRICKS)
+    assert "multi_generator" in TRICKS
 
 
 @pytest.mark.parametrize("trick", TRICKS)
@@ -409,7 +473,11 @@ def test_each_trick_trains_the_ring_and_mnist(compose_train, trick):
     assert torch.isfinite(trainer.callback_metrics["train/g_loss"])
 
 
-PAIRS = random.Random(0).sample(list(itertools.combinations(sorted(set(TRICKS) - IMAGE_TRICKS), 2)), 6)
+# MAD-GAN must know which generator made each fake: packs and replayed fakes hide it (a test checks the error).
+EXCLUSIVE = [{"multi_generator", "packing"}, {"multi_generator", "replay_buffer"}]
+PAIRS = random.Random(0).sample(
+    [pair for pair in itertools.combinations(sorted(set(TRICKS) - IMAGE_TRICKS), 2) if set(pair) not in EXCLUSIVE], 6
+)
 
 
 @pytest.mark.parametrize("pair", PAIRS, ids="+".join)

@@ -9,6 +9,7 @@ from ganlab.tricks.historical_averaging import HistoricalAveraging
 from ganlab.tricks.instance_noise import InstanceNoise
 from ganlab.tricks.labels import LabelSmoothing, NoisyLabels
 from ganlab.tricks.minibatch import MinibatchDiscrimination, MinibatchStdDev
+from ganlab.tricks.multi_generator import MADGAN
 from ganlab.tricks.packing import Packing
 from ganlab.tricks.replay_buffer import ReplayBuffer
 from ganlab.tricks.spectral_norm import SpectralNorm
@@ -17,6 +18,7 @@ from ganlab.tricks.weight_clipping import WeightClipping
 
 __all__ = [
     "EMA",
+    "MADGAN",
     "DiffAugment",
     "FeatureMatching",
     "GradientPenalty",

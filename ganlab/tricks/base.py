@@ -15,6 +15,7 @@ and the module never asks which trick it holds. Order of one training step::
     loss_G = loss.generator_loss(critic(fake)) + sum(trick.generator_terms(context).values())
     backward, step;  trick.after_generator_step(context)
 
+``trick.setup(module)`` runs once before training, for the ``setup_first`` tricks first.
 Samples for grids and evaluation come from ``trick.sampling_generator(G)`` (an EMA copy, say).
 Labels are only built when some trick overrides :meth:`Trick.discriminator_labels`, and only
 losses with ``supports_soft_labels`` accept them.
@@ -57,7 +58,14 @@ class StepContext:
 
 
 class Trick:
-    """Base class of tricks: override the hooks you need; every default is a no-op."""
+    """Base class of tricks: override the hooks you need; every default is a no-op.
+
+    Attributes:
+        setup_first: set by tricks whose :meth:`setup` replaces a network (MAD-GAN's k generators),
+            so that they are set up before tricks that copy or wrap the networks (EMA, spectral norm).
+    """
+
+    setup_first: bool = False
 
     def setup(self, module: GANModule) -> None:
         """Called once before training, e.g. to wrap D's layers or copy G's weights."""
