@@ -77,6 +77,8 @@ def _hparams(cfg: DictConfig, choices: dict[str, Any]) -> dict[str, Any]:
 
 # Lightning 2.6 warns about its own use of a deprecated torch API on every fit.
 warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
+# Checkpoints are meant to hold the weights after each step; Lightning warns about that under manual optimisation.
+warnings.filterwarnings("ignore", message=r"Using ModelCheckpoint with manual optimization")
 
 
 def train(cfg: DictConfig) -> dict[str, float]:
