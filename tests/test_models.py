@@ -9,6 +9,7 @@ from torch import nn
 from ganlab.models import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
 from ganlab.models.base import init_normal
 from ganlab.models.dcgan import stride2_layers
+from ganlab.models.mlp import Maxout
 
 LATENT = 16
 
@@ -174,3 +175,18 @@ def test_dcgan_is_initialised_as_in_the_paper():
     assert 0.01 < bn.weight.std().item() < 0.03
     assert torch.all(bn.bias == 0)
     assert torch.all(gen.net[-2].bias == 0)  # output layer keeps a (zeroed) bias
+
+
+def test_maxout_takes_the_largest_of_its_pieces():
+    unit = Maxout(1, 2, pieces=3)
+    with torch.no_grad():
+        unit.linear.weight.copy_(torch.tensor([[1.0], [-1.0], [0.5], [2.0], [0.0], [-3.0]]))
+        unit.linear.bias.copy_(torch.tensor([0.0, 0.0, 1.0, 0.0, 1.0, 0.0]))
+    # unit 1: max(x, -x, 0.5x + 1); unit 2: max(2x, 1, -3x)
+    assert unit(torch.tensor([[2.0], [-1.0]])).tolist() == [[2.0, 4.0], [1.0, 3.0]]
+
+
+def test_maxout_discriminator_shapes():
+    discriminator = MLPDiscriminator([2], hidden_dims=[200, 200, 200], maxout_pieces=5)
+    assert discriminator(torch.randn(7, 2)).shape == (7, 1)
+    assert discriminator.net[1][0].linear.out_features == 1000

@@ -501,3 +501,15 @@ def test_image_tricks_together_on_mnist(compose_train):
     )
     trainer, _ = fit(cfg)
     assert torch.isfinite(trainer.callback_metrics["train/d_loss"])
+
+
+def test_pacgan_protocol_experiment_matches_the_paper_and_packs(compose_train):
+    cfg = compose_train(
+        "experiment=pacgan", "dataset=grid25", "tricks=[packing]", "tricks.packing.m=4", "trainer.log_every_n_steps=5"
+    )
+    assert cfg.model.latent_dim == 2 and cfg.dataset.datamodule.batch_size == 100
+    assert cfg.optim.betas == [0.8, 0.999] and cfg.optim.lr == 1e-4 and cfg.generator_steps == 400_000
+    cfg.generator_steps = 10
+    trainer, module = fit(cfg)
+    assert module.discriminator.net[1][0].linear.in_features == 2 * 4  # packed maxout input
+    assert torch.isfinite(trainer.callback_metrics["train/d_loss"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 
@@ -60,13 +61,32 @@ class MLPGenerator(Generator):
         return self.net(z).view(z.shape[0], *self.data_shape)
 
 
+class Maxout(nn.Module):
+    r"""Maxout unit (Goodfellow et al. 2013): :math:`h_i(x) = \max_{j \le k} (W x + b)_{ij}`.
+
+    Shapes: ``(N, in_features) -> (N, out_features)``; the linear map has ``out_features * pieces`` outputs.
+    """
+
+    def __init__(self, in_features: int, out_features: int, pieces: int) -> None:
+        super().__init__()
+        self.out_features, self.pieces = int(out_features), int(pieces)
+        self.linear = nn.Linear(in_features, self.out_features * self.pieces)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.linear(x).view(x.shape[0], self.out_features, self.pieces).amax(dim=2)
+
+
 class MLPDiscriminator(Discriminator):
     """``x -> flatten -> [Linear -> LeakyReLU(0.2)] x L -> Linear -> logit``; ``(N, *data_shape) -> (N, 1)``.
+
+    With ``maxout_pieces`` the hidden layers are maxout units instead (the GAN and PacGAN papers'
+    discriminator for 2-D mixtures).
 
     Args:
         data_shape: shape of one sample.
         hidden_dims: width of each hidden layer.
         init_std: std of the N(0, std) weight initialisation; ``None`` keeps PyTorch's default.
+        maxout_pieces: k of :class:`Maxout` hidden layers; ``None`` for LeakyReLU layers.
     """
 
     def __init__(
@@ -74,10 +94,16 @@ class MLPDiscriminator(Discriminator):
         data_shape: Sequence[int],
         hidden_dims: Sequence[int] = (128, 128, 128),
         init_std: float | None = None,
+        maxout_pieces: int | None = None,
     ) -> None:
         super().__init__()
         in_dim = math.prod(int(d) for d in data_shape)
-        body, width = _hidden_stack(in_dim, hidden_dims, lambda: nn.LeakyReLU(0.2), batch_norm=False)
+        if maxout_pieces:
+            widths = [in_dim, *hidden_dims]
+            body: nn.Module = nn.Sequential(*(Maxout(a, b, maxout_pieces) for a, b in itertools.pairwise(widths)))
+            width = widths[-1]
+        else:
+            body, width = _hidden_stack(in_dim, hidden_dims, lambda: nn.LeakyReLU(0.2), batch_norm=False)
         self.net = nn.Sequential(nn.Flatten(), body, nn.Linear(width, 1))
         if init_std is not None:
             init_normal(self, init_std)
