@@ -8,7 +8,7 @@ from torch.testing import assert_close
 
 from ganlab.data import Grid, Ring
 from ganlab.metrics import ModeCoverage
-from ganlab.metrics.fid import to_inception_input
+from ganlab.metrics.features import to_inception_input
 
 RING = Ring()  # 8 modes on the unit circle, std 0.01
 STD = RING.std

@@ -11,15 +11,9 @@ from torch import Tensor
 from torchmetrics.image.fid import FrechetInceptionDistance as _TorchmetricsFID
 
 from ganlab.data.base import GANDataModule
-from ganlab.errors import GanlabError
+from ganlab.metrics.features import missing_inception_weights, to_inception_input
 
 _REAL_STATES = ("real_features_sum", "real_features_cov_sum", "real_features_num_samples")
-
-
-def to_inception_input(images: Tensor) -> Tensor:
-    """Model-range images ``(N, C, H, W)`` in [-1, 1] -> ``(N, 3, H, W)`` in [0, 1]; grey is tiled to RGB."""
-    x = ((images.float() + 1.0) / 2.0).clamp(0.0, 1.0)
-    return x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
 
 
 class FrechetInceptionDistance(_TorchmetricsFID):
@@ -47,12 +41,7 @@ class FrechetInceptionDistance(_TorchmetricsFID):
         try:
             super().__init__(feature=feature, normalize=True, reset_real_features=False, **kwargs)
         except OSError as err:
-            home = os.environ.get("TORCH_HOME", "~/.cache/torch")
-            raise GanlabError(
-                f"FID Inception weights are not in {home}/hub/checkpoints and could not be downloaded "
-                f"({str(err).splitlines()[0]}); set TORCH_HOME to a folder holding "
-                "hub/checkpoints/weights-inception-2015-12-05-6726825d.pth, or run once online"
-            ) from err
+            raise missing_inception_weights(err) from err
         self.feature = int(feature)
         self.real_split = real_split
         self.batch_size = int(batch_size)

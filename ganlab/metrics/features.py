@@ -1,0 +1,112 @@
+"""Feature spaces that sample-set metrics compare real and generated samples in, and the real-feature cache."""
+
+from __future__ import annotations
+
+import os
+import pickle
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+from ganlab.data.base import GANDataModule
+from ganlab.errors import GanlabError
+
+
+def to_inception_input(images: Tensor) -> Tensor:
+    """Model-range images ``(N, C, H, W)`` in [-1, 1] -> ``(N, 3, H, W)`` in [0, 1]; grey is tiled to RGB."""
+    x = ((images.float() + 1.0) / 2.0).clamp(0.0, 1.0)
+    return x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
+
+
+class FeatureExtractor(nn.Module):
+    """Maps a batch of samples to one feature vector each, ``(N, ...) -> (N, D)``.
+
+    ``name`` identifies the feature space in cache keys and in ``metrics.json``, so that numbers
+    computed in different spaces are never mixed up.
+    """
+
+    name: str = "features"
+
+
+class Flatten(FeatureExtractor):
+    """The samples themselves, flattened: pixel space for images, the plane for 2-D points."""
+
+    name = "pixels"
+
+    def forward(self, samples: Tensor) -> Tensor:
+        return samples.flatten(1).float()
+
+
+class InceptionFeatures(FeatureExtractor):
+    """Pool features of the standard FID Inception-v3 (the network torchmetrics' FID uses).
+
+    Images in [-1, 1] are mapped to [0, 1], tiled to 3 channels, quantised to bytes and resized to
+    299 x 299 inside the network, exactly as torchmetrics' ``FrechetInceptionDistance(normalize=True)``
+    does. Weights come from ``$TORCH_HOME/hub/checkpoints`` (downloaded on first use when online).
+
+    Args:
+        feature: 64, 192, 768 or 2048 (the pool features).
+    """
+
+    def __init__(self, feature: int = 2048) -> None:
+        super().__init__()
+        from torchmetrics.image.fid import NoTrainInceptionV3
+
+        self.feature = int(feature)
+        self.name = f"inception{self.feature}"
+        try:
+            self.network = NoTrainInceptionV3(name="inception-v3-compat", features_list=[str(self.feature)])
+        except OSError as err:
+            raise missing_inception_weights(err) from err
+
+    @torch.no_grad()
+    def forward(self, samples: Tensor) -> Tensor:
+        images = (to_inception_input(samples) * 255).byte()
+        return self.network(images).reshape(samples.shape[0], -1).double()
+
+
+def missing_inception_weights(err: OSError) -> GanlabError:
+    home = os.environ.get("TORCH_HOME", "~/.cache/torch")
+    return GanlabError(
+        f"Inception weights are not in {home}/hub/checkpoints and could not be downloaded "
+        f"({str(err).splitlines()[0]}); set TORCH_HOME to a folder holding "
+        "hub/checkpoints/weights-inception-2015-12-05-6726825d.pth, or run once online"
+    )
+
+
+def extract(extractor: nn.Module, samples: Tensor, batch_size: int) -> Tensor:
+    """Features of ``samples``, in batches of ``batch_size``, on the device ``samples`` are on."""
+    device = next(iter(extractor.parameters()), samples).device
+    parts = [extractor(samples[i : i + batch_size].to(device)) for i in range(0, len(samples), batch_size)]
+    return torch.cat(parts).to(samples.device)
+
+
+def real_features(
+    datamodule: GANDataModule,
+    extractor: FeatureExtractor,
+    num: int,
+    split: str,
+    cache_dir: Path | None,
+    batch_size: int = 100,
+) -> Tensor:
+    """Features of the first ``num`` real samples of ``split``, computed once and cached on disk.
+
+    The cache key names the dataset, split, sample shape, count and feature space, so a change in
+    any of them computes new features.
+    """
+    real = datamodule.real_samples(num, split=split)
+    key = f"{datamodule.name}-{split}-{'x'.join(map(str, real.shape[1:]))}-n{len(real)}-{extractor.name}"
+    cache_file = Path(cache_dir) / f"features_{key}.pt" if cache_dir else None
+    if cache_file is not None and cache_file.exists():
+        try:
+            return torch.load(cache_file, map_location="cpu", weights_only=True)
+        except (EOFError, RuntimeError, pickle.UnpicklingError):
+            pass  # a damaged cache entry is recomputed and replaced
+    features = extract(extractor, real, batch_size).cpu()
+    if cache_file is not None:
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        partial = cache_file.with_suffix(".tmp")
+        torch.save(features, partial)
+        os.replace(partial, cache_file)  # a crash mid-write never leaves a corrupt cache entry
+    return features

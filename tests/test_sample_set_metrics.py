@@ -1,0 +1,146 @@
+"""Sample-set metrics against known answers: 1-NN accuracy, precision/recall, density/coverage, KID."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from ganlab.data.toy2d import Ring, Toy2DDataModule
+from ganlab.metrics import (
+    DensityCoverage,
+    Flatten,
+    FrechetInceptionDistance,
+    InceptionFeatures,
+    KernelInceptionDistance,
+    OneNearestNeighbourAccuracy,
+    PrecisionRecall,
+)
+from ganlab.metrics.features import to_inception_input
+from ganlab.metrics.nearest_neighbours import knn_radii
+
+
+def gaussian(n: int, shift: float = 0.0, seed: int = 0, dim: int = 2) -> torch.Tensor:
+    return torch.randn(n, dim, generator=torch.Generator().manual_seed(seed), dtype=torch.float64) + shift
+
+
+def uniform_square(n: int, x_shift: float, seed: int) -> torch.Tensor:
+    points = torch.rand(n, 2, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    return points + torch.tensor([x_shift, 0.0], dtype=torch.float64)
+
+
+def compare(metric_class, real, fake, **kwargs) -> dict[str, float]:
+    metric = metric_class(feature_extractor=Flatten(), **kwargs)
+    return {name: float(value) for name, value in metric.compare(real, fake).items()}
+
+
+def test_knn_radius_is_the_distance_to_the_kth_other_point():
+    points = torch.tensor([[0.0], [1.0], [3.0], [7.0]])
+    assert knn_radii(points, 1).tolist() == [1.0, 1.0, 2.0, 4.0]
+    assert knn_radii(points, 2).tolist() == [3.0, 2.0, 3.0, 6.0]
+
+
+# --- 1-NN two-sample accuracy ----------------------------------------------------------------------------------------
+
+
+def test_nn1_is_one_half_for_two_samples_of_one_distribution():
+    result = compare(OneNearestNeighbourAccuracy, gaussian(2000, seed=1), gaussian(2000, seed=2))
+    assert result["nn1_accuracy"] == pytest.approx(0.5, abs=0.03)
+
+
+def test_nn1_is_one_for_disjoint_samples_and_zero_for_copies():
+    real = gaussian(500, seed=1)
+    assert compare(OneNearestNeighbourAccuracy, real, gaussian(500, shift=50.0, seed=2))["nn1_accuracy"] == 1.0
+    copies = compare(OneNearestNeighbourAccuracy, real, real.clone())
+    assert copies == {"nn1_accuracy": 0.0, "nn1_real": 0.0, "nn1_fake": 0.0}
+
+
+def test_nn1_on_a_collapsed_generator_is_near_one():
+    real = gaussian(1000, seed=1)
+    collapsed = 0.01 * gaussian(1000, seed=2)  # every sample at the mean
+    result = compare(OneNearestNeighbourAccuracy, real, collapsed)
+    assert result["nn1_fake"] > 0.99 and result["nn1_accuracy"] > 0.9
+
+
+# --- precision / recall, density / coverage -------------------------------------------------------------------------
+
+
+def test_precision_and_recall_of_half_overlapping_squares_are_one_half():
+    # real: [0, 1]^2; fake: [0.5, 1.5] x [0, 1]. Half of each set lies in the other's support.
+    real, fake = uniform_square(4000, 0.0, seed=1), uniform_square(4000, 0.5, seed=2)
+    result = compare(PrecisionRecall, real, fake)
+    assert result["precision"] == pytest.approx(0.5, abs=0.03)
+    assert result["recall"] == pytest.approx(0.5, abs=0.03)
+
+
+def test_a_generator_that_covers_a_corner_has_full_precision_and_small_recall():
+    real, fake = uniform_square(4000, 0.0, seed=1), 0.2 * uniform_square(4000, 0.0, seed=2)
+    result = compare(PrecisionRecall, real, fake)
+    assert result["precision"] > 0.95  # k-NN balls leave small gaps in the support, so not exactly 1
+    assert result["recall"] == pytest.approx(0.04, abs=0.03)  # the corner is 4% of the square
+
+
+def test_density_and_coverage_of_one_distribution_match_naeem_et_al():
+    # Naeem et al. 2020, section 4: E[density] = 1 and, for M = N large, E[coverage] = 1 - 2^-k.
+    result = compare(DensityCoverage, gaussian(4000, seed=1), gaussian(4000, seed=2), k=5)
+    assert result["density"] == pytest.approx(1.0, abs=0.05)
+    assert result["coverage"] == pytest.approx(1 - 2**-5, abs=0.015)
+
+
+def test_density_and_coverage_of_half_overlapping_squares():
+    result = compare(DensityCoverage, uniform_square(4000, 0.0, seed=1), uniform_square(4000, 0.5, seed=2), k=5)
+    assert result["density"] == pytest.approx(0.5, abs=0.05)
+    assert result["coverage"] == pytest.approx(0.5 * (1 - 2**-5), abs=0.03)
+
+
+# --- KID ------------------------------------------------------------------------------------------------------------
+
+
+def cubic_kernel_mean(a: float, b: float) -> float:
+    """E (x y + 1)^3 for independent x ~ N(a, 1), y ~ N(b, 1): moments E x^2 = 1 + a^2, E x^3 = a^3 + 3a."""
+    return (a**3 + 3 * a) * (b**3 + 3 * b) + 3 * (1 + a**2) * (1 + b**2) + 3 * a * b + 1
+
+
+def test_kid_of_two_gaussians_matches_the_closed_form():
+    a, b = 0.0, 0.5
+    truth = cubic_kernel_mean(a, a) + cubic_kernel_mean(b, b) - 2 * cubic_kernel_mean(a, b)  # = 3.578125
+    real, fake = gaussian(4000, a, seed=1, dim=1), gaussian(4000, b, seed=2, dim=1)
+    result = compare(KernelInceptionDistance, real, fake, num_subsets=100, subset_size=1000)
+    assert result["kid_mean"] == pytest.approx(truth, rel=0.05)
+
+
+def test_kid_of_one_distribution_is_zero_within_its_spread():
+    result = compare(KernelInceptionDistance, gaussian(2000, seed=1), gaussian(2000, seed=2), num_subsets=50)
+    # the subsets overlap, so their estimates are correlated: compare with one subset's spread
+    assert abs(result["kid_mean"]) < result["kid_std"] < 0.01 * 3.578
+
+
+# --- the metric protocol with a real data module --------------------------------------------------------------------
+
+
+def test_feature_metric_caches_the_real_features_and_scores_real_data_as_real(tmp_path):
+    datamodule = Toy2DDataModule(Ring(), name="ring8", num_train=2000, num_test=1000, batch_size=100, data_seed=0)
+    metric = OneNearestNeighbourAccuracy(feature_extractor=Flatten(), sync_on_compute=False)
+    metric.prepare(datamodule, 1000, tmp_path)
+    (cache_file,) = tmp_path.glob("features_ring8-test-2-n1000-pixels.pt")
+    for start in range(0, 1000, 250):  # held-out real samples stand in for a perfect generator
+        metric.update(datamodule.real_samples(2000, split="train")[start : start + 250])
+    assert metric.compute()["nn1_accuracy"] == pytest.approx(0.5, abs=0.05)
+    marked = torch.full((1000, 2), 7.0, dtype=torch.float64)
+    torch.save(marked, cache_file)  # a second prepare reads the cache instead of recomputing
+    again = OneNearestNeighbourAccuracy(feature_extractor=Flatten())
+    again.prepare(datamodule, 1000, tmp_path)
+    assert torch.equal(again.real_features, marked)
+    cache_file.write_bytes(b"not a tensor")  # a damaged entry is recomputed
+    again.prepare(datamodule, 1000, tmp_path)
+    assert torch.equal(again.real_features, datamodule.real_samples(1000).double())
+    assert torch.equal(torch.load(cache_file, weights_only=True), again.real_features)
+
+
+def test_inception_features_are_the_ones_torchmetrics_fid_uses(shared_dir, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(shared_dir / "torch"))
+    images = torch.rand(4, 1, 28, 28, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    ours = InceptionFeatures()(images)
+    fid = FrechetInceptionDistance()
+    theirs = fid.inception((to_inception_input(images) * 255).byte())
+    assert ours.shape == (4, 2048)
+    assert torch.equal(ours, theirs.double())
