@@ -52,6 +52,10 @@ def score(
     return {name: float(value) for metric in metrics for name, value in metric.compute().items()}
 
 
+# Checkpoints from before datasets named their feature space used Inception for images.
+_INCEPTION = {"_target_": "ganlab.metrics.InceptionFeatures", "feature": 2048}
+
+
 def run_config(checkpoint: Mapping[str, Any], paths: DictConfig) -> DictConfig:
     """The config a checkpoint was trained with, with this machine's ``paths`` in place of the old ones."""
     cfg = OmegaConf.create(checkpoint["ganlab"]["run"]["config"])
@@ -71,7 +75,11 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     datamodule = instantiate(trained.dataset.datamodule)
     datamodule.setup("test")
     num_samples = int(cfg.num_samples or trained.dataset.eval_samples)
-    metric_configs = cfg.metrics if cfg.metrics is not None else trained.dataset.metrics
+    feature_space = cfg.get("feature_extractor") or trained.dataset.get("feature_extractor") or _INCEPTION
+    # Metric configs interpolate ${dataset...} and ${feature_extractor}: resolve them against the trained run.
+    scope = OmegaConf.create({"dataset": trained.dataset, "feature_extractor": feature_space})
+    scope.metrics = cfg.get("metrics") or trained.dataset.metrics
+    metric_configs = scope.metrics
     results = score(module, datamodule, metric_configs, num_samples, cfg.batch_size, cfg.seed, cfg.paths.cache_dir)
     elapsed = time.perf_counter() - started
 
@@ -87,6 +95,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         "generator_steps": checkpoint["ganlab"].get("generator_steps"),
         "choices": run.get("choices", {}),
         "num_samples": num_samples,
+        "feature_extractor": OmegaConf.to_container(OmegaConf.create(feature_space)),
         "seed": int(cfg.seed),
         "metrics": results,
         "wall_time_s": round(elapsed, 3),

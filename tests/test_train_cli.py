@@ -182,3 +182,24 @@ def test_resume_continues_the_same_run(run_ganlab, tmp_path):
 
     err = run_ganlab("train", f"ckpt_path={run_dir}", "model=dcgan", expect=2).stderr
     assert "cannot change model when resuming" in err
+
+
+def test_eval_sample_set_metrics_on_a_ring_checkpoint(run_ganlab, tmp_path):
+    run_dir = tmp_path / "ring"
+    run_ganlab("train", "generator_steps=100", "final_eval=false", "logger=none", f"hydra.run.dir={run_dir}")
+    out_dir = tmp_path / "scores"
+    out = run_ganlab(
+        "eval", f"ckpt={run_dir}", "metrics=[modes,nn1,precision_recall,density_coverage,kid]", f"out_dir={out_dir}"
+    ).stdout
+    report = json.loads((out_dir / "metrics.json").read_text())
+    assert report["feature_extractor"] == {"_target_": "ganlab.metrics.Flatten"}  # the ring's own feature space
+    metrics = report["metrics"]
+    expected = {"modes_covered", "nn1_accuracy", "nn1_real", "nn1_fake", "precision", "recall", "density", "coverage"}
+    assert expected | {"kid_mean", "kid_std"} <= set(metrics)
+    assert 0.5 <= metrics["nn1_accuracy"] <= 1.0 and 0.0 <= metrics["coverage"] <= 1.0
+    assert "nn1_accuracy" in out
+
+    failed = run_ganlab(
+        "eval", f"ckpt={run_dir}", "metrics=[nn1]", "feature_extractor=inception", f"out_dir={tmp_path / 'x'}", expect=2
+    )
+    assert "Inception features need images" in failed.stderr and "feature_extractor=pixels" in failed.stderr

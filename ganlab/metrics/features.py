@@ -62,6 +62,11 @@ class InceptionFeatures(FeatureExtractor):
 
     @torch.no_grad()
     def forward(self, samples: Tensor) -> Tensor:
+        if samples.dim() != 4:
+            raise GanlabError(
+                f"Inception features need images (N, C, H, W), got samples of shape {tuple(samples.shape[1:])}; "
+                "use feature_extractor=pixels"
+            )
         images = (to_inception_input(samples) * 255).byte()
         return self.network(images).reshape(samples.shape[0], -1).double()
 
