@@ -6,11 +6,13 @@ import pytest
 import torch
 
 from ganlab.data.toy2d import Ring, Toy2DDataModule
+from ganlab.errors import GanlabError
 from ganlab.metrics import (
     DensityCoverage,
     Flatten,
     FrechetInceptionDistance,
     InceptionFeatures,
+    InceptionScore,
     KernelInceptionDistance,
     OneNearestNeighbourAccuracy,
     PrecisionRecall,
@@ -144,3 +146,34 @@ def test_inception_features_are_the_ones_torchmetrics_fid_uses(shared_dir, monke
     theirs = fid.inception((to_inception_input(images) * 255).byte())
     assert ours.shape == (4, 2048)
     assert torch.equal(ours, theirs.double())
+
+
+# --- Inception Score -------------------------------------------------------------------------------------------------
+
+CLASSES = 10
+
+
+class ConfidentClassifier(torch.nn.Module):
+    """Stands in for Inception: reads the class from an image's grey level, answers with near-one-hot logits."""
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        classes = (images[:, 0, 0, 0].long() * CLASSES) // 256
+        return 50.0 * torch.nn.functional.one_hot(classes, CLASSES).double()
+
+
+def images_of_classes(classes: list[int]) -> torch.Tensor:
+    grey = (torch.tensor(classes, dtype=torch.float32) + 0.5) / CLASSES * 2 - 1  # model range [-1, 1]
+    return grey.view(-1, 1, 1, 1).expand(-1, 1, 4, 4)
+
+
+@pytest.mark.parametrize(("classes", "expected"), [(list(range(CLASSES)) * 50, CLASSES), ([3] * 500, 1.0)])
+def test_inception_score_is_the_number_of_equally_used_confident_classes(classes, expected):
+    metric = InceptionScore(splits=1, feature=ConfidentClassifier())
+    metric.update(images_of_classes(classes))
+    assert float(metric.compute()["is_mean"]) == pytest.approx(expected, rel=1e-6)
+
+
+def test_inception_score_refuses_nan_logits_before_generating_anything(shared_dir, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(shared_dir / "torch"))  # these weights' logits layer is NaN
+    with pytest.raises(GanlabError, match="NaN logits"):
+        InceptionScore().prepare(datamodule=None, num_samples=10, cache_dir=None)

@@ -3,6 +3,7 @@
 from ganlab.metrics.base import FeatureMetric, SampleMetric
 from ganlab.metrics.features import FeatureExtractor, Flatten, InceptionFeatures
 from ganlab.metrics.fid import FrechetInceptionDistance
+from ganlab.metrics.inception_score import InceptionScore
 from ganlab.metrics.kid import KernelInceptionDistance
 from ganlab.metrics.modes import ModeCoverage
 from ganlab.metrics.nearest_neighbours import DensityCoverage, OneNearestNeighbourAccuracy, PrecisionRecall
@@ -14,6 +15,7 @@ __all__ = [
     "Flatten",
     "FrechetInceptionDistance",
     "InceptionFeatures",
+    "InceptionScore",
     "KernelInceptionDistance",
     "ModeCoverage",
     "OneNearestNeighbourAccuracy",
