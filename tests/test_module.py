@@ -96,3 +96,16 @@ def test_ttur_gives_the_discriminator_the_faster_learning_rate(compose_train):
     generator_opt, discriminator_opt = module.configure_optimizers()[0]
     assert (generator_opt.param_groups[0]["lr"], discriminator_opt.param_groups[0]["lr"]) == (1e-4, 4e-4)
     assert generator_opt.param_groups[0]["betas"] == (0.0, 0.9)
+
+
+def test_adam_cosine_takes_both_learning_rates_to_zero_at_the_last_generator_step(compose_train):
+    trainer, _ = fit(compose_train("optim=adam_cosine", "generator_steps=20"))
+    rates = [optimizer.param_groups[0]["lr"] for optimizer in trainer.optimizers]
+    assert rates == pytest.approx([0.0, 0.0], abs=1e-12)
+    halfway = compose_train("optim=adam_cosine", "generator_steps=20")
+    module = GANModule.from_config(halfway)
+    optimizers, schedulers = module.configure_optimizers()
+    for _ in range(10):
+        for scheduler in schedulers:
+            scheduler.step()
+    assert optimizers[0].param_groups[0]["lr"] == pytest.approx(halfway.optim.lr / 2)  # cos(pi/2) halfway
