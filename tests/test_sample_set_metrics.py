@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
+from hydra.utils import instantiate
+from torchmetrics.image.fid import FrechetInceptionDistance as TorchmetricsFID
 
 from ganlab.data.toy2d import Ring, Toy2DDataModule
 from ganlab.errors import GanlabError
@@ -177,3 +181,26 @@ def test_inception_score_refuses_nan_logits_before_generating_anything(shared_di
     monkeypatch.setenv("TORCH_HOME", str(shared_dir / "torch"))  # these weights' logits layer is NaN
     with pytest.raises(GanlabError, match="NaN logits"):
         InceptionScore().prepare(datamodule=None, num_samples=10, cache_dir=None)
+
+
+def test_cached_fid_equals_torchmetrics_fid_and_a_set_against_itself_is_zero(compose_train, shared_dir, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(shared_dir / "torch"))
+    cache = compose_train().paths.output_dir
+    datamodule = instantiate(compose_train("dataset=mnist").dataset.datamodule)
+    real = datamodule.real_samples(24)
+    fake = datamodule.real_samples(48, split="train")[24:]
+    reference = TorchmetricsFID(normalize=True)
+    reference.update(to_inception_input(real), real=True)
+    reference.update(to_inception_input(fake), real=False)
+    values = []
+    for _ in range(2):  # computes the real statistics, then reads them from the cache
+        ours = FrechetInceptionDistance()
+        ours.prepare(datamodule, 24, Path(cache))
+        ours.update(fake)
+        values.append(float(ours.compute()["fid"]))
+    assert values[0] == pytest.approx(float(reference.compute()), rel=1e-3)
+    assert values[1] == values[0]
+    itself = FrechetInceptionDistance()
+    itself.prepare(datamodule, 24, None)
+    itself.update(real)
+    assert abs(float(itself.compute()["fid"])) < 1e-2
