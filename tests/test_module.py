@@ -105,6 +105,8 @@ def test_adam_cosine_takes_both_learning_rates_to_zero_at_the_last_generator_ste
     halfway = compose_train("optim=adam_cosine", "generator_steps=20")
     module = GANModule.from_config(halfway)
     optimizers, schedulers = module.configure_optimizers()
+    for optimizer in optimizers:
+        optimizer.step()  # no gradients yet: moves nothing, but schedulers expect a step before theirs
     for _ in range(10):
         for scheduler in schedulers:
             scheduler.step()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -34,9 +35,14 @@ class InceptionScore(_TorchmetricsInceptionScore):
 
     def __init__(self, splits: int = 10, feature: nn.Module | None = None, **kwargs: Any) -> None:
         try:
-            super().__init__(
-                feature=feature if feature is not None else "logits_unbiased", splits=splits, normalize=True, **kwargs
-            )
+            with warnings.catch_warnings():  # torchmetrics' note that IS keeps every sample's logits, by design
+                warnings.filterwarnings("ignore", message="Metric `InceptionScore` will save all extracted features")
+                super().__init__(
+                    feature=feature if feature is not None else "logits_unbiased",
+                    splits=splits,
+                    normalize=True,
+                    **kwargs,
+                )
         except OSError as err:
             raise missing_inception_weights(err) from err
 
