@@ -77,10 +77,9 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     num_samples = int(cfg.num_samples or trained.dataset.eval_samples)
     feature_space = cfg.get("feature_extractor") or trained.dataset.get("feature_extractor") or _INCEPTION
     # Metric configs interpolate ${dataset...} and ${feature_extractor}: resolve them against the trained run.
-    scope = OmegaConf.create({"dataset": trained.dataset, "feature_extractor": feature_space})
-    scope.metrics = cfg.get("metrics") or trained.dataset.metrics
-    metric_configs = scope.metrics
-    results = score(module, datamodule, metric_configs, num_samples, cfg.batch_size, cfg.seed, cfg.paths.cache_dir)
+    metrics = cfg.get("metrics") or trained.dataset.metrics
+    scope = OmegaConf.create({"dataset": trained.dataset, "feature_extractor": feature_space, "metrics": metrics})
+    results = score(module, datamodule, scope.metrics, num_samples, cfg.batch_size, cfg.seed, cfg.paths.cache_dir)
     elapsed = time.perf_counter() - started
 
     out_dir = Path(HydraConfig.get().runtime.output_dir)
