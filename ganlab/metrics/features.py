@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import pickle
 from pathlib import Path
 
 import torch
@@ -11,6 +10,7 @@ from torch import Tensor, nn
 
 from ganlab.data.base import GANDataModule
 from ganlab.errors import GanlabError
+from ganlab.metrics.cache import cached
 
 
 def to_inception_input(images: Tensor) -> Tensor:
@@ -103,15 +103,4 @@ def real_features(
     real = datamodule.real_samples(num, split=split)
     key = f"{datamodule.name}-{split}-{'x'.join(map(str, real.shape[1:]))}-n{len(real)}-{extractor.name}"
     cache_file = Path(cache_dir) / f"features_{key}.pt" if cache_dir else None
-    if cache_file is not None and cache_file.exists():
-        try:
-            return torch.load(cache_file, map_location="cpu", weights_only=True)
-        except (EOFError, RuntimeError, pickle.UnpicklingError):
-            pass  # a damaged cache entry is recomputed and replaced
-    features = extract(extractor, real, batch_size).cpu()
-    if cache_file is not None:
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
-        partial = cache_file.with_suffix(".tmp")
-        torch.save(features, partial)
-        os.replace(partial, cache_file)  # a crash mid-write never leaves a corrupt cache entry
-    return features
+    return cached(cache_file, lambda: extract(extractor, real, batch_size).cpu())

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
-import torch
 from torch import Tensor
 from torchmetrics.image.fid import FrechetInceptionDistance as _TorchmetricsFID
 
 from ganlab.data.base import GANDataModule
+from ganlab.metrics.cache import cached
 from ganlab.metrics.features import missing_inception_weights, to_inception_input
 
 _REAL_STATES = ("real_features_sum", "real_features_cov_sum", "real_features_num_samples")
@@ -51,18 +50,14 @@ class FrechetInceptionDistance(_TorchmetricsFID):
         real = datamodule.real_samples(num_samples, split=self.real_split)
         key = f"{datamodule.name}-{self.real_split}-{tuple(real.shape[1:])}-n{len(real)}-inception{self.feature}"
         cache_file = Path(cache_dir) / f"fid_real_{key.replace(' ', '')}.pt" if cache_dir else None
-        if cache_file is not None and cache_file.exists():
-            cached = torch.load(cache_file, map_location="cpu", weights_only=True)
-            for name in _REAL_STATES:
-                setattr(self, name, cached[name].to(self.device))
-            return
+        statistics = cached(cache_file, lambda: self._real_statistics(real))
+        for name in _REAL_STATES:
+            setattr(self, name, statistics[name].to(self.device))
+
+    def _real_statistics(self, real: Tensor) -> dict[str, Tensor]:
         for start in range(0, len(real), self.batch_size):
             super().update(to_inception_input(real[start : start + self.batch_size]).to(self.device), real=True)
-        if cache_file is not None:
-            cache_file.parent.mkdir(parents=True, exist_ok=True)
-            partial = cache_file.with_suffix(".tmp")
-            torch.save({name: getattr(self, name).cpu() for name in _REAL_STATES}, partial)
-            os.replace(partial, cache_file)
+        return {name: getattr(self, name).cpu() for name in _REAL_STATES}
 
     def update(self, fake: Tensor) -> None:
         super().update(to_inception_input(fake), real=False)
