@@ -12,10 +12,13 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
+from torch import Tensor
 
 from ganlab.checkpoint import load_checkpoint, resolve_checkpoint_path
 from ganlab.console import results_table
 from ganlab.data.base import GANDataModule
+from ganlab.metrics.base import Findings
+from ganlab.metrics.suite import MetricSuite
 from ganlab.module import GANModule
 from ganlab.plotting import save_png
 
@@ -28,28 +31,25 @@ def score(
     batch_size: int,
     seed: int,
     cache_dir: str | Path | None,
-) -> dict[str, float]:
-    """Generate ``num_samples`` samples from a seeded noise stream and compute each metric on them.
+) -> Findings:
+    """Generate ``num_samples`` samples from a seeded noise stream, score them, and run the latent probes.
 
     Runs in the calling process alone: the metrics do not wait for other DDP ranks.
 
     Returns:
-        The metrics' named values, e.g. ``{"fid": 12.3}`` or ``{"modes_covered": 8.0, ...}``.
+        The metrics' named values (e.g. ``{"fid": 12.3}`` or ``{"modes_covered": 8.0, ...}``) and figures.
     """
-    metrics = [instantiate(node, sync_on_compute=False) for node in metric_configs.values()]
-    if not metrics:
-        return {}
-    cache = Path(cache_dir).expanduser() if cache_dir else None
-    for metric in metrics:
-        metric.to(module.device)
-        metric.prepare(datamodule, num_samples, cache)
-    rng = torch.Generator().manual_seed(seed)
-    for start in range(0, num_samples, batch_size):
-        count = min(batch_size, num_samples - start)
-        fake = module.generate(module.generator.sample_latent(count, rng=rng))
-        for metric in metrics:
-            metric.update(fake)
-    return {name: float(value) for metric in metrics for name, value in metric.compute().items()}
+    suite = MetricSuite.from_configs(metric_configs, sync_on_compute=False)
+    findings = Findings()
+    if suite.sample_metrics:
+        suite.to(module.device)
+        suite.prepare(datamodule, num_samples, Path(cache_dir).expanduser() if cache_dir else None)
+        rng = torch.Generator().manual_seed(seed)
+        for start in range(0, num_samples, batch_size):
+            suite.update(module.generate(module.generator.sample_latent(min(batch_size, num_samples - start), rng=rng)))
+        findings = Findings(suite.compute(), suite.figures(datamodule))
+    probed = suite.probe(module, datamodule, seed)
+    return Findings({**findings.values, **probed.values}, {**findings.figures, **probed.figures})
 
 
 # Checkpoints from before datasets named their feature space used Inception for images.
@@ -64,7 +64,7 @@ def run_config(checkpoint: Mapping[str, Any], paths: DictConfig) -> DictConfig:
 
 
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
-    """Score ``cfg.ckpt``; write ``metrics.json`` and ``samples.png``; print and return the report."""
+    """Score ``cfg.ckpt``: write ``metrics.json`` and the figures, log them to TensorBoard, print the report."""
     started = time.perf_counter()
     ckpt_path = resolve_checkpoint_path(cfg.ckpt)
     checkpoint = load_checkpoint(ckpt_path)
@@ -75,11 +75,13 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     datamodule = instantiate(trained.dataset.datamodule)
     datamodule.setup("test")
     num_samples = int(cfg.num_samples or trained.dataset.eval_samples)
-    feature_space = cfg.get("feature_extractor") or trained.dataset.get("feature_extractor") or _INCEPTION
+    choices = (cfg, trained, trained.dataset)  # this eval's, the run's, the dataset's
+    feature_space = next((c.feature_extractor for c in choices if c.get("feature_extractor")), _INCEPTION)
+    metrics = next(c.metrics for c in choices if c.get("metrics"))
     # Metric configs interpolate ${dataset...} and ${feature_extractor}: resolve them against the trained run.
-    metrics = cfg.get("metrics") or trained.dataset.metrics
     scope = OmegaConf.create({"dataset": trained.dataset, "feature_extractor": feature_space, "metrics": metrics})
-    results = score(module, datamodule, scope.metrics, num_samples, cfg.batch_size, cfg.seed, cfg.paths.cache_dir)
+    findings = score(module, datamodule, scope.metrics, num_samples, cfg.batch_size, cfg.seed, cfg.paths.cache_dir)
+    results = findings.values
     elapsed = time.perf_counter() - started
 
     out_dir = Path(HydraConfig.get().runtime.output_dir)
@@ -87,7 +89,9 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     grid_z = module.generator.sample_latent(
         trained.dataset.sample_grid_size, rng=torch.Generator().manual_seed(cfg.seed)
     )
-    save_png(datamodule.render(module.generate(grid_z).cpu()), str(out_dir / "samples.png"))
+    figures = {"samples": datamodule.render(module.generate(grid_z).cpu()), **findings.figures}
+    for stem, image in figures.items():
+        save_png(image, str(out_dir / f"{stem}.png"))
     run = checkpoint["ganlab"]["run"]
     report = {
         "checkpoint": str(ckpt_path.resolve()),
@@ -101,14 +105,40 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         "samples_per_s": round(num_samples / elapsed, 2),
     }
     (out_dir / "metrics.json").write_text(json.dumps(report, indent=2) + "\n")
+    log_dir = log_to_tensorboard(report, figures, tensorboard_dir(ckpt_path, out_dir))
     results_table(
         f"ganlab eval: {ckpt_path}",
         {
             **results,
             "samples": num_samples,
             "wall time (s)": report["wall_time_s"],
+            "samples/s": report["samples_per_s"],
             "metrics.json": out_dir / "metrics.json",
-            "samples.png": out_dir / "samples.png",
+            **{f"{stem}.png": out_dir / f"{stem}.png" for stem in figures},
+            "tensorboard": f"tensorboard --logdir {log_dir}",
         },
     )
     return report
+
+
+def tensorboard_dir(ckpt_path: Path, out_dir: Path) -> Path:
+    """The run's own TensorBoard folder (``<run>/tensorboard`` next to ``<run>/checkpoints``), else ``out_dir``'s."""
+    run_logs = ckpt_path.resolve().parent.parent / "tensorboard"
+    return (
+        run_logs if ckpt_path.resolve().parent.name == "checkpoints" and run_logs.is_dir() else out_dir / "tensorboard"
+    )
+
+
+def log_to_tensorboard(report: Mapping[str, Any], figures: Mapping[str, Tensor], log_dir: Path) -> Path:
+    """``eval/<name>`` scalars and images at the checkpoint's generator step, and the settings they hold for."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    step = report["generator_steps"] or 0
+    with SummaryWriter(str(log_dir)) as writer:
+        for name, value in report["metrics"].items():
+            writer.add_scalar(f"eval/{name}", value, global_step=step)
+        for stem, image in figures.items():
+            writer.add_image(f"eval/{stem}", image, global_step=step)
+        settings = {key: report[key] for key in ("checkpoint", "num_samples", "feature_extractor", "seed")}
+        writer.add_text("eval/settings", f"```\n{json.dumps(settings, indent=2)}\n```", global_step=step)
+    return log_dir

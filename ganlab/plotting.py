@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torch import Tensor
 from torchvision.utils import make_grid
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 def image_grid(images: Tensor, nrow: int | None = None) -> Tensor:
@@ -34,12 +38,10 @@ def scatter_image(
     Returns:
         ``(3, H, W)`` float tensor in [0, 1], ready for TensorBoard or :func:`save_png`.
     """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     points = samples.detach().float().cpu().numpy()
     fig = Figure(figsize=(4, 4), dpi=100)
-    canvas = FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     if reference is not None:
         ref = reference.detach().float().cpu().numpy()
@@ -61,6 +63,17 @@ def scatter_image(
     if title:
         ax.set_title(title, fontsize=9)
     fig.tight_layout()
+    return figure_image(fig)
+
+
+def figure_image(fig: Figure) -> Tensor:
+    """Draw a matplotlib ``Figure`` (Agg, no window) into a ``(3, H, W)`` float tensor in [0, 1].
+
+    ``H x W`` is the figure size in inches times its dpi.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
     canvas.draw()
     rgba = np.asarray(canvas.buffer_rgba())
     return torch.from_numpy(rgba[..., :3].copy()).permute(2, 0, 1).float() / 255.0

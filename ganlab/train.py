@@ -105,7 +105,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
     if cfg.final_eval:
         module.to("cpu")
         # Seed 0, as `ganlab eval`'s default: the final numbers and a later eval of last.ckpt agree.
-        results = score(module, datamodule, cfg.dataset.metrics, cfg.dataset.eval_samples, 500, 0, cfg.paths.cache_dir)
+        metrics = cfg.get("metrics") or cfg.dataset.metrics
+        results = score(module, datamodule, metrics, cfg.dataset.eval_samples, 500, 0, cfg.paths.cache_dir).values
         report = {
             "generator_steps": module.generator_steps,
             "num_samples": cfg.dataset.eval_samples,

@@ -34,7 +34,7 @@ def test_callback_scores_equal_eval_and_keep_the_best_checkpoint(compose_train, 
     trainer.fit(module, datamodule=instantiate(cfg.dataset.datamodule))
 
     assert len(seen) == 2  # steps 20 and 40
-    final = score(module, trainer.datamodule, cfg.dataset.metrics, 500, 250, 0, None)
+    final = score(module, trainer.datamodule, cfg.dataset.metrics, 500, 250, 0, None).values
     assert float(trainer.callback_metrics["val/hq_fraction"]) == pytest.approx(final["hq_fraction"])
     assert float(trainer.callback_metrics["val/modes_covered"]) == final["modes_covered"]
     best = torch.load(tmp_path / "best.ckpt", weights_only=True)

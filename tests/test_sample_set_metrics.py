@@ -22,7 +22,9 @@ from ganlab.metrics import (
     PrecisionRecall,
 )
 from ganlab.metrics.features import to_inception_input
+from ganlab.metrics.memorization import Memorization
 from ganlab.metrics.nearest_neighbours import knn_radii
+from ganlab.metrics.suite import MetricSuite
 
 
 def gaussian(n: int, shift: float = 0.0, seed: int = 0, dim: int = 2) -> torch.Tensor:
@@ -35,8 +37,11 @@ def uniform_square(n: int, x_shift: float, seed: int) -> torch.Tensor:
 
 
 def compare(metric_class, real, fake, **kwargs) -> dict[str, float]:
+    """A feature metric's values for real features ``real`` and generated features ``fake``."""
     metric = metric_class(feature_extractor=Flatten(), **kwargs)
-    return {name: float(value) for name, value in metric.compare(real, fake).items()}
+    metric.set_real_features(real)
+    metric.update(features=fake)
+    return {name: float(value) for name, value in metric.compute().items()}
 
 
 def test_knn_radius_is_the_distance_to_the_kth_other_point():
@@ -120,6 +125,68 @@ def test_kid_of_one_distribution_is_zero_within_its_spread():
     assert abs(result["kid_mean"]) < result["kid_std"] < 0.01 * 3.578
 
 
+# --- FID ------------------------------------------------------------------------------------------------------------
+
+
+def with_moments(n: int, mean: list[float], std: list[float], seed: int) -> torch.Tensor:
+    """``n`` points whose sample mean and unbiased sample covariance are exactly ``mean`` and ``diag(std^2)``."""
+    x = torch.randn(n, len(mean), generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    x = x - x.mean(0)
+    x = x @ torch.linalg.inv(torch.linalg.cholesky(x.T @ x / (n - 1))).T  # whitened: covariance exactly I
+    return torch.tensor(mean, dtype=torch.float64) + x * torch.tensor(std, dtype=torch.float64)
+
+
+def test_fid_of_two_gaussians_in_feature_space_matches_the_closed_form():
+    # Diagonal covariances commute: FID = |mu_r - mu_g|^2 + sum_i (sigma_r,i - sigma_g,i)^2.
+    real = with_moments(500, [0.0, 1.0, -2.0], [1.0, 2.0, 0.5], seed=1)
+    fake = with_moments(700, [1.0, 1.0, 0.0], [3.0, 2.0, 1.5], seed=2)
+    truth = (1 + 0 + 4) + (4 + 0 + 1)
+    assert compare(FrechetInceptionDistance, real, fake)["fid"] == pytest.approx(truth, rel=1e-9)
+    assert compare(FrechetInceptionDistance, real, real)["fid"] == pytest.approx(0.0, abs=1e-9)
+    # A rotation of both sets leaves the distance alone; the rotated covariances no longer commute with axes.
+    rotation = torch.linalg.qr(torch.randn(3, 3, generator=torch.Generator().manual_seed(3), dtype=torch.float64))[0]
+    rotated = compare(FrechetInceptionDistance, real @ rotation, fake @ rotation)["fid"]
+    assert rotated == pytest.approx(truth, rel=1e-9)
+
+
+class CountingFeatures(Flatten):
+    """Pixel features that count the samples they are asked for."""
+
+    def __init__(self, name: str = "pixels") -> None:
+        super().__init__()
+        self.name, self.samples_seen = name, 0
+
+    def forward(self, samples: torch.Tensor) -> torch.Tensor:
+        self.samples_seen += len(samples)
+        return super().forward(samples)
+
+
+def suite_of(classes: dict) -> dict:
+    return {name: cls(feature_extractor=CountingFeatures("counted")) for name, cls in classes.items()}
+
+
+def test_metrics_in_one_feature_space_share_one_extraction_and_keep_their_values(tmp_path):
+    datamodule = Toy2DDataModule(Ring(), name="ring8", num_train=2000, num_test=1000, batch_size=100, data_seed=0)
+    fake = gaussian(600, seed=5)
+    classes = {"fid": FrechetInceptionDistance, "kid": KernelInceptionDistance, "nn1": OneNearestNeighbourAccuracy}
+    suite = MetricSuite(suite_of(classes | {"memorization": Memorization}))
+    suite.prepare(datamodule, 600, tmp_path)
+    (extractor,) = {m.feature_extractor for m in suite.feature_metrics}
+    extractor.samples_seen = 0
+    for batch in fake.split(200):
+        suite.update(batch)
+    assert extractor.samples_seen == 600  # once per sample, not once per metric
+    together = suite.compute()
+    assert together["memorization_feature_ratio"] == together["memorization_pixel_ratio"]  # the same features
+    for cls in classes.values():
+        alone = compare(cls, Flatten()(datamodule.real_samples(600)), Flatten()(fake))
+        assert {k: together[k] for k in alone} == pytest.approx(alone)
+    two_spaces = MetricSuite(
+        {"a": KernelInceptionDistance(feature_extractor=CountingFeatures()), **suite_of(classes)}
+    )
+    assert len({m.feature_extractor for m in two_spaces.feature_metrics}) == 2
+
+
 # --- the metric protocol with a real data module --------------------------------------------------------------------
 
 
@@ -146,8 +213,7 @@ def test_inception_features_are_the_ones_torchmetrics_fid_uses(shared_dir, monke
     monkeypatch.setenv("TORCH_HOME", str(shared_dir / "torch"))
     images = torch.rand(4, 1, 28, 28, generator=torch.Generator().manual_seed(0)) * 2 - 1
     ours = InceptionFeatures()(images)
-    fid = FrechetInceptionDistance()
-    theirs = fid.inception((to_inception_input(images) * 255).byte())
+    theirs = TorchmetricsFID().inception((to_inception_input(images) * 255).byte())
     assert ours.shape == (4, 2048)
     assert torch.equal(ours, theirs.double())
 

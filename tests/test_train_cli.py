@@ -52,6 +52,7 @@ def test_ring8_train_then_eval(run_ganlab, tmp_path):
         "generator_steps=300",
         "checkpoint_every=100",
         "callbacks.samples.every_n_steps=100",
+        "metrics=[modes,nn1]",
         f"hydra.run.dir={run_dir}",
     )
 
@@ -87,7 +88,8 @@ def test_ring8_train_then_eval(run_ganlab, tmp_path):
     assert max(s.step for s in events.Scalars("train/g_loss")) <= 300
 
     train_metrics = json.loads((run_dir / "metrics.json").read_text())["metrics"]
-    assert set(train_metrics) == {"modes_covered", "num_modes", "hq_fraction", "reverse_kl"}
+    modes = {"modes_covered", "num_modes", "hq_fraction", "reverse_kl"}
+    assert set(train_metrics) == modes | {"nn1_accuracy", "nn1_real", "nn1_fake"}
 
     out = run_ganlab("eval", f"ckpt={run_dir}/checkpoints/last.ckpt").stdout
     eval_dir = run_dir / "checkpoints" / "last_eval"
@@ -99,8 +101,15 @@ def test_ring8_train_then_eval(run_ganlab, tmp_path):
     assert 0.0 <= metrics["reverse_kl"] <= math.log(8) + 1e-9
     assert (eval_dir / "samples.png").stat().st_size > 1000
     assert "modes_covered" in out
-    # The same seed gives the same samples: training's final evaluation and eval agree.
+    # The run's metrics, and the same seed gives the same samples: training's final evaluation and eval agree.
     assert metrics == pytest.approx(train_metrics)
+    # ... and the eval is in the run's TensorBoard, at the checkpoint's step.
+    events = EventAccumulator(str(run_dir / "tensorboard"), size_guidance={"images": 0, "scalars": 0})
+    events.Reload()
+    assert [(s.step, s.value) for s in events.Scalars("eval/nn1_accuracy")] == [
+        (300, pytest.approx(metrics["nn1_accuracy"]))
+    ]
+    assert [image.step for image in events.Images("eval/samples")] == [300]
 
 
 def test_dcgan_lsgan_on_mnist_then_fid(run_ganlab, tmp_path):

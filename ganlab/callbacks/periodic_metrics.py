@@ -9,10 +9,9 @@ from typing import Any
 
 import lightning as L
 import torch
-from hydra.utils import instantiate
-from torchmetrics import Metric
 
 from ganlab.errors import GanlabError
+from ganlab.metrics.suite import MetricSuite
 
 
 class PeriodicMetrics(L.Callback):
@@ -55,7 +54,7 @@ class PeriodicMetrics(L.Callback):
         if monitor and not dirpath:
             raise GanlabError("callbacks.metrics.monitor needs callbacks.metrics.dirpath for best.ckpt")
         self.metric_configs = metrics
-        self.metrics: dict[str, Metric] = {}
+        self.suite = MetricSuite({})
         self.every_n_steps = int(every_n_steps or 0)
         self.num_samples, self.batch_size, self.seed = int(num_samples), int(batch_size), int(seed)
         self.cache_dir = Path(cache_dir).expanduser() if cache_dir else None
@@ -67,10 +66,8 @@ class PeriodicMetrics(L.Callback):
         if not self.every_n_steps:
             return
         # Built here, not by Hydra, so that a switched-off callback never loads Inception.
-        self.metrics = {name: instantiate(node) for name, node in self.metric_configs.items()}
-        for metric in self.metrics.values():
-            metric.to(pl_module.device)
-            metric.prepare(trainer.datamodule, self.num_samples, self.cache_dir)
+        self.suite = MetricSuite.from_configs(self.metric_configs).to(pl_module.device)
+        self.suite.prepare(trainer.datamodule, self.num_samples, self.cache_dir)
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, *args: Any) -> None:
         if self.every_n_steps and pl_module.generator_steps % self.every_n_steps == 0:
@@ -88,13 +85,10 @@ class PeriodicMetrics(L.Callback):
         """This process's share of the seeded samples through every metric; all-reduced values."""
         z = pl_module.generator.sample_latent(self.num_samples, rng=torch.Generator().manual_seed(self.seed))
         share = z.tensor_split(world_size)[rank]
-        for metric in self.metrics.values():
-            metric.reset()
+        self.suite.reset()
         for batch in share.split(self.batch_size):
-            fake = pl_module.generate(batch)
-            for metric in self.metrics.values():
-                metric.update(fake)
-        return {name: float(value) for metric in self.metrics.values() for name, value in metric.compute().items()}
+            self.suite.update(pl_module.generate(batch))
+        return self.suite.compute()
 
     def _keep_best(self, trainer: L.Trainer, results: dict[str, float]) -> None:
         if not self.monitor:

@@ -8,10 +8,10 @@ import torch
 from torch import Tensor
 from torchmetrics.image.kid import poly_mmd
 
-from ganlab.metrics.base import FeatureMetric
+from ganlab.metrics.base import FeatureSetMetric
 
 
-class KernelInceptionDistance(FeatureMetric):
+class KernelInceptionDistance(FeatureSetMetric):
     r"""KID (Bińkowski et al. 2018): the unbiased squared MMD with the cubic polynomial kernel.
 
     .. math::
@@ -28,7 +28,7 @@ class KernelInceptionDistance(FeatureMetric):
         num_subsets: estimates to average (100 in the paper's code).
         subset_size: samples per subset (1,000); capped at the number of samples.
         seed: seed of the subset draws.
-        kwargs: :class:`FeatureMetric` options.
+        kwargs: :class:`FeatureSetMetric` options.
     """
 
     def __init__(self, num_subsets: int = 100, subset_size: int = 1000, seed: int = 0, **kwargs: Any) -> None:

@@ -8,25 +8,25 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ganlab.metrics.base import FeatureMetric
+from ganlab.metrics.base import FeatureSetMetric
 
 # Rows per block of a distance matrix: 10,000 x 10,000 distances at once would take 800 MB.
 _BLOCK = 1024
 
 
-def _blockwise(points: Tensor, reduce: Callable[[Tensor, int], Tensor]) -> Tensor:
+def blockwise(points: Tensor, reduce: Callable[[Tensor, int], Tensor]) -> Tensor:
     """``reduce(block of rows of points, index of its first row)`` for every block, concatenated."""
     return torch.cat([reduce(points[start : start + _BLOCK], start) for start in range(0, len(points), _BLOCK)])
 
 
 def knn_radii(features: Tensor, k: int) -> Tensor:
     """Distance from each row of ``features`` ``(N, D)`` to its k-th nearest other row, shape ``(N,)``."""
-    return _blockwise(features, lambda rows, _: torch.cdist(rows, features).topk(k + 1, largest=False).values[:, k])
+    return blockwise(features, lambda rows, _: torch.cdist(rows, features).topk(k + 1, largest=False).values[:, k])
 
 
 def balls_containing(points: Tensor, centres: Tensor, radii: Tensor) -> Tensor:
     """How many of the balls ``B(centres[i], radii[i])`` contain each point, shape ``(len(points),)``."""
-    return _blockwise(points, lambda rows, _: (torch.cdist(rows, centres) <= radii).sum(dim=1))
+    return blockwise(points, lambda rows, _: (torch.cdist(rows, centres) <= radii).sum(dim=1))
 
 
 def one_nn_accuracy(real: Tensor, fake: Tensor) -> tuple[Tensor, Tensor]:
@@ -39,11 +39,11 @@ def one_nn_accuracy(real: Tensor, fake: Tensor) -> tuple[Tensor, Tensor]:
         distances[torch.arange(len(rows)), torch.arange(start, start + len(rows))] = float("inf")  # leave self out
         return distances.argmin(dim=1)
 
-    correct = (is_real[_blockwise(union, nearest)] == is_real).double()
+    correct = (is_real[blockwise(union, nearest)] == is_real).double()
     return correct[: len(real)].mean(), correct[len(real) :].mean()
 
 
-class OneNearestNeighbourAccuracy(FeatureMetric):
+class OneNearestNeighbourAccuracy(FeatureSetMetric):
     r"""Leave-one-out 1-nearest-neighbour two-sample test (Lopez-Paz & Oquab 2017; Xu et al. 2018).
 
     Real samples (label 1) and as many generated ones (label 0) are pooled; each point is classified
@@ -61,7 +61,7 @@ class OneNearestNeighbourAccuracy(FeatureMetric):
         return {"nn1_accuracy": (on_real + on_fake) / 2, "nn1_real": on_real, "nn1_fake": on_fake}
 
 
-class PrecisionRecall(FeatureMetric):
+class PrecisionRecall(FeatureSetMetric):
     r"""Improved precision and recall (Kynkäänniemi et al. 2019).
 
     Each set's manifold is the union of balls around its points with radius the distance to the
@@ -71,7 +71,7 @@ class PrecisionRecall(FeatureMetric):
 
     Args:
         k: neighbour whose distance sets the radii.
-        kwargs: :class:`FeatureMetric` options (``feature_extractor``, ...).
+        kwargs: :class:`FeatureSetMetric` options (``feature_extractor``, ...).
     """
 
     def __init__(self, k: int = 3, **kwargs: Any) -> None:
@@ -84,7 +84,7 @@ class PrecisionRecall(FeatureMetric):
         return {"precision": precision, "recall": recall}
 
 
-class DensityCoverage(FeatureMetric):
+class DensityCoverage(FeatureSetMetric):
     r"""Density and coverage (Naeem et al. 2020), robust versions of precision and recall.
 
     With :math:`B(x_i, r_i)` the ball around real sample :math:`x_i` of radius its k-NN distance
@@ -100,7 +100,7 @@ class DensityCoverage(FeatureMetric):
 
     Args:
         k: neighbour whose distance sets the radii.
-        kwargs: :class:`FeatureMetric` options.
+        kwargs: :class:`FeatureSetMetric` options.
     """
 
     def __init__(self, k: int = 5, **kwargs: Any) -> None:
@@ -110,5 +110,5 @@ class DensityCoverage(FeatureMetric):
     def compare(self, real: Tensor, fake: Tensor) -> dict[str, Tensor]:
         radii = knn_radii(real, self.k)
         density = balls_containing(fake, real, radii).double().sum() / (self.k * len(fake))
-        nearest_fake = _blockwise(real, lambda rows, _: torch.cdist(rows, fake).min(dim=1).values)
+        nearest_fake = blockwise(real, lambda rows, _: torch.cdist(rows, fake).min(dim=1).values)
         return {"density": density, "coverage": (nearest_fake <= radii).double().mean()}
