@@ -47,9 +47,9 @@ def score(
         rng = torch.Generator().manual_seed(seed)
         for start in range(0, num_samples, batch_size):
             suite.update(module.generate(module.generator.sample_latent(min(batch_size, num_samples - start), rng=rng)))
-        findings = Findings(suite.compute(), suite.figures(datamodule))
+        findings = Findings(suite.compute(), suite.figures(datamodule), num_samples)
     probed = suite.probe(module, datamodule, seed)
-    return Findings({**findings.values, **probed.values}, {**findings.figures, **probed.figures})
+    return Findings({**findings.values, **probed.values}, {**findings.figures, **probed.figures}, findings.num_samples)
 
 
 # Checkpoints from before datasets named their feature space used Inception for images.
@@ -97,12 +97,12 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         "checkpoint": str(ckpt_path.resolve()),
         "generator_steps": checkpoint["ganlab"].get("generator_steps"),
         "choices": run.get("choices", {}),
-        "num_samples": num_samples,
+        "num_samples": findings.num_samples,
         "feature_extractor": OmegaConf.to_container(OmegaConf.create(feature_space)),
         "seed": int(cfg.seed),
         "metrics": results,
         "wall_time_s": round(elapsed, 3),
-        "samples_per_s": round(num_samples / elapsed, 2),
+        "samples_per_s": round(findings.num_samples / elapsed, 2),
     }
     (out_dir / "metrics.json").write_text(json.dumps(report, indent=2) + "\n")
     log_dir = log_to_tensorboard(report, figures, tensorboard_dir(ckpt_path, out_dir))
@@ -110,7 +110,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         f"ganlab eval: {ckpt_path}",
         {
             **results,
-            "samples": num_samples,
+            "samples scored": findings.num_samples,
             "wall time (s)": report["wall_time_s"],
             "samples/s": report["samples_per_s"],
             "metrics.json": out_dir / "metrics.json",

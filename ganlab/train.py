@@ -14,6 +14,7 @@ from hydra.utils import instantiate
 from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
+from torch import Tensor
 
 from ganlab.checkpoint import load_checkpoint
 from ganlab.console import config_tree, results_table
@@ -21,6 +22,7 @@ from ganlab.errors import GanlabError
 from ganlab.evaluate import score
 from ganlab.hydra_app import launch_argv
 from ganlab.module import GANModule
+from ganlab.plotting import save_png
 
 
 def resumed_config(cfg: DictConfig) -> tuple[DictConfig, dict[str, Any]]:
@@ -102,11 +104,15 @@ def train(cfg: DictConfig) -> dict[str, float]:
         return {}
 
     results: dict[str, float] = {}
+    figures: dict[str, Tensor] = {}
     if cfg.final_eval:
         module.to("cpu")
         # Seed 0, as `ganlab eval`'s default: the final numbers and a later eval of last.ckpt agree.
         metrics = cfg.get("metrics") or cfg.dataset.metrics
-        results = score(module, datamodule, metrics, cfg.dataset.eval_samples, 500, 0, cfg.paths.cache_dir).values
+        findings = score(module, datamodule, metrics, cfg.dataset.eval_samples, 500, 0, cfg.paths.cache_dir)
+        results, figures = findings.values, findings.figures
+        for stem, image in figures.items():
+            save_png(image, str(run_dir / f"{stem}.png"))
         report = {
             "generator_steps": module.generator_steps,
             "num_samples": cfg.dataset.eval_samples,
@@ -120,6 +126,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
     for logger in trainer.loggers:
         if isinstance(logger, TensorBoardLogger):
             logger.log_hyperparams(_hparams(cfg, choices), metrics=final)
+            for stem, image in figures.items():
+                logger.experiment.add_image(f"final/{stem}", image, global_step=module.generator_steps)
             logger.finalize("success")
 
     where: dict[str, Any] = {"run dir": run_dir, "checkpoint": run_dir / "checkpoints" / "last.ckpt"}

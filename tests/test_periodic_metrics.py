@@ -7,6 +7,7 @@ import json
 import pytest
 import torch
 from hydra.utils import instantiate
+from lightning.pytorch.loggers import TensorBoardLogger
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from ganlab.errors import GanlabError
@@ -51,6 +52,38 @@ def test_callback_is_off_by_default_and_refuses_a_monitor_it_does_not_compute(co
     module = GANModule.from_config(cfg)
     with pytest.raises(GanlabError, match="monitor=fid is not among the computed values"):
         trainer.fit(module, datamodule=instantiate(cfg.dataset.datamodule))
+
+
+def test_callback_logs_the_metrics_pictures_and_the_latent_probes_to_tensorboard(compose_train, tmp_path):
+    cfg = compose_train(
+        "dataset=mnist",
+        "model=dcgan",
+        "model.generator.width=8",
+        "model.discriminator.width=8",
+        "generator_steps=2",
+        "metrics=[memorization,interpolation]",
+        "feature_extractor=pixels",
+        "callbacks.metrics.every_n_steps=2",
+        "callbacks.metrics.num_samples=50",
+    )
+    callback = instantiate(cfg.callbacks.metrics)
+    cfg.trainer.max_steps = 2 * cfg.generator_steps
+    logger = TensorBoardLogger(str(tmp_path), name="tb", version="")
+    trainer = instantiate(cfg.trainer, logger=logger, callbacks=[callback], enable_progress_bar=False)
+    trainer.fit(GANModule.from_config(cfg), datamodule=instantiate(cfg.dataset.datamodule))
+    logger.experiment.flush()
+
+    events = EventAccumulator(str(tmp_path / "tb"), size_guidance={"images": 0})
+    events.Reload()
+    images = {
+        "val/memorization",
+        "val/memorization_distances",
+        "val/interpolation_linear",
+        "val/interpolation_spherical",
+    }
+    assert images <= set(events.Tags()["images"])
+    assert [image.step for image in events.Images("val/interpolation_spherical")] == [2]
+    assert "val/memorization_pixel_ratio" in events.Tags()["scalars"]
 
 
 @pytest.mark.slow

@@ -9,6 +9,7 @@ from typing import Any
 
 import lightning as L
 import torch
+from lightning.pytorch.loggers import TensorBoardLogger
 
 from ganlab.errors import GanlabError
 from ganlab.metrics.suite import MetricSuite
@@ -18,6 +19,9 @@ class PeriodicMetrics(L.Callback):
     """Every ``every_n_steps`` generator steps, score ``num_samples`` samples and log ``val/<name>``.
 
     The samples are those ``ganlab eval`` would draw (the latent stream seeded with ``seed``).
+    Pictures that metrics draw (``memorization``) and latent probes (``interpolation``) go to
+    TensorBoard as ``val/<stem>`` images at the same steps.
+
     Under DDP each process generates a contiguous share of that same stream and updates its metric
     states; ``compute`` all-reduces them, so the result equals the single-process one. Real-data
     statistics are prepared once, at the start, from the cache in ``cache_dir``.
@@ -79,6 +83,8 @@ class PeriodicMetrics(L.Callback):
                     logger.log_metrics(values, step=pl_module.generator_steps)
             trainer.callback_metrics.update({k: torch.tensor(v) for k, v in values.items()})
             self._keep_best(trainer, results)
+            if trainer.is_global_zero:
+                self._log_figures(trainer, pl_module)
 
     @torch.no_grad()
     def score(self, pl_module: L.LightningModule, rank: int = 0, world_size: int = 1) -> dict[str, float]:
@@ -89,6 +95,19 @@ class PeriodicMetrics(L.Callback):
         for batch in share.split(self.batch_size):
             self.suite.update(pl_module.generate(batch))
         return self.suite.compute()
+
+    def _log_figures(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """The metrics' pictures and the latent probes' (walks, ...) as ``val/<stem>`` images in TensorBoard."""
+        loggers = [logger for logger in trainer.loggers if isinstance(logger, TensorBoardLogger)]
+        if not loggers:
+            return
+        figures = {
+            **self.suite.figures(trainer.datamodule),
+            **self.suite.probe(pl_module, trainer.datamodule, self.seed).figures,
+        }
+        for logger in loggers:
+            for stem, image in figures.items():
+                logger.experiment.add_image(f"val/{stem}", image, global_step=pl_module.generator_steps)
 
     def _keep_best(self, trainer: L.Trainer, results: dict[str, float]) -> None:
         if not self.monitor:

@@ -1,10 +1,12 @@
 """Metrics of generated samples, shared by ``ganlab eval`` and training."""
 
-from ganlab.metrics.base import FeatureMetric, SampleMetric
+from ganlab.metrics.base import FeatureMetric, FeatureSetMetric, Findings, LatentProbe, SampleMetric
 from ganlab.metrics.features import FeatureExtractor, Flatten, InceptionFeatures
 from ganlab.metrics.fid import FrechetInceptionDistance
 from ganlab.metrics.inception_score import InceptionScore
 from ganlab.metrics.kid import KernelInceptionDistance
+from ganlab.metrics.latent import LatentArithmetic, LatentWalk
+from ganlab.metrics.memorization import Memorization
 from ganlab.metrics.modes import ModeCoverage
 from ganlab.metrics.nearest_neighbours import DensityCoverage, OneNearestNeighbourAccuracy, PrecisionRecall
 
@@ -12,11 +14,17 @@ __all__ = [
     "DensityCoverage",
     "FeatureExtractor",
     "FeatureMetric",
+    "FeatureSetMetric",
+    "Findings",
     "Flatten",
     "FrechetInceptionDistance",
     "InceptionFeatures",
     "InceptionScore",
     "KernelInceptionDistance",
+    "LatentArithmetic",
+    "LatentProbe",
+    "LatentWalk",
+    "Memorization",
     "ModeCoverage",
     "OneNearestNeighbourAccuracy",
     "PrecisionRecall",

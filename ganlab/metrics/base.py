@@ -131,6 +131,8 @@ class Findings:
 
     values: dict[str, float] = field(default_factory=dict)
     figures: dict[str, Tensor] = field(default_factory=dict)
+    #: generated samples the sample metrics scored (0 when only probes ran)
+    num_samples: int = 0
 
 
 class LatentProbe:
