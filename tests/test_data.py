@@ -133,8 +133,9 @@ def test_toy_module_sizes_and_splits():
     assert dm.train_set.tensors["real"].shape == (640, 2)
     assert dm.test_set.tensors["real"].shape == (100, 2)
     assert not torch.equal(dm.train_set.tensors["real"][:100], dm.test_set.tensors["real"])
-    assert_close(dm.real_samples(10), dm.test_set.tensors["real"][:10])
-    assert_close(dm.real_samples(10, split="train"), dm.train_set.tensors["real"][:10])
+    for split, stored in (("test", dm.test_set), ("train", dm.train_set)):  # rows of the split asked for
+        drawn = dm.real_samples(10, split=split)
+        assert (drawn[:, None] == stored.tensors["real"][None]).all(dim=-1).any(dim=1).all()
 
 
 def test_same_data_seed_gives_identical_data():
@@ -247,6 +248,17 @@ def test_mnist_resolution_32_resizes(mnist28, mnist_root):
     # a smooth upscale keeps each image's mean brightness (measured: within 0.005 on every image)
     mean28 = mnist28.train_set.tensors["real"].mean(dim=(1, 2, 3))
     assert (real.mean(dim=(1, 2, 3)) - mean28).abs().max() < 0.02
+
+
+def test_real_samples_are_a_fixed_random_subset_that_holds_every_class(mnist28):
+    train = mnist28.train_set.tensors
+    assert (train["label"][:400] == 0).all()  # the shared subset is stored class by class
+    drawn = mnist28.real_samples(200, split="train")
+    index = torch.cdist(drawn.flatten(1), train["real"].flatten(1)).argmin(dim=1)
+    assert torch.equal(train["real"][index], drawn)
+    assert set(train["label"][index].tolist()) == set(range(10))
+    assert torch.equal(mnist28.real_samples(200, split="train"), drawn)  # the same subset every time
+    assert torch.equal(mnist28.real_samples(50, split="train"), drawn[:50])  # smaller draws are prefixes
 
 
 def test_mnist_render_is_an_image_grid(mnist28):

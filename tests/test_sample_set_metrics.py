@@ -181,9 +181,7 @@ def test_metrics_in_one_feature_space_share_one_extraction_and_keep_their_values
     for cls in classes.values():
         alone = compare(cls, Flatten()(datamodule.real_samples(600)), Flatten()(fake))
         assert {k: together[k] for k in alone} == pytest.approx(alone)
-    two_spaces = MetricSuite(
-        {"a": KernelInceptionDistance(feature_extractor=CountingFeatures()), **suite_of(classes)}
-    )
+    two_spaces = MetricSuite({"a": KernelInceptionDistance(feature_extractor=CountingFeatures()), **suite_of(classes)})
     assert len({m.feature_extractor for m in two_spaces.feature_metrics}) == 2
 
 
@@ -194,7 +192,7 @@ def test_feature_metric_caches_the_real_features_and_scores_real_data_as_real(tm
     datamodule = Toy2DDataModule(Ring(), name="ring8", num_train=2000, num_test=1000, batch_size=100, data_seed=0)
     metric = OneNearestNeighbourAccuracy(feature_extractor=Flatten(), sync_on_compute=False)
     metric.prepare(datamodule, 1000, tmp_path)
-    (cache_file,) = tmp_path.glob("features_ring8-test-2-n1000-pixels.pt")
+    (cache_file,) = tmp_path.glob("features_ring8-test-2-n1000-order0-pixels.pt")
     for start in range(0, 1000, 250):  # held-out real samples stand in for a perfect generator
         metric.update(datamodule.real_samples(2000, split="train")[start : start + 250])
     assert metric.compute()["nn1_accuracy"] == pytest.approx(0.5, abs=0.05)

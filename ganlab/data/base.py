@@ -75,12 +75,23 @@ class GANDataModule(L.LightningDataModule):
             collate_fn=_batch_is_ready,
         )
 
+    #: seed of the fixed random order :meth:`real_samples` draws in (part of every real-feature cache key)
+    real_order_seed: int = 0
+
     def real_samples(self, num: int, split: str = "test") -> Tensor:
-        """The first ``num`` real samples of ``split`` (``train`` or ``test``), shape ``(num, ...)``."""
+        """``num`` real samples of ``split`` (``train`` or ``test``), shape ``(num, ...)``.
+
+        They are the first ``num`` of a fixed random order of the split (seeded with
+        :attr:`real_order_seed`), not its first ``num`` in storage order: a dataset stored class by
+        class (as some MNIST subsets are) would otherwise give a few classes only. Smaller draws are
+        prefixes of larger ones.
+        """
         if self.train_set is None:
             self.setup("fit")
         source = {"train": self.train_set, "test": self.test_set}[split] or self.train_set
-        return source.tensors["real"][:num]
+        real = source.tensors["real"]
+        order = torch.randperm(len(real), generator=torch.Generator().manual_seed(self.real_order_seed))
+        return real[order[:num]]
 
     def render(self, samples: Tensor) -> Tensor:
         """A picture of ``samples`` as a ``(3, H, W)`` float image in [0, 1]."""

@@ -95,12 +95,13 @@ def real_features(
     cache_dir: Path | None,
     batch_size: int = 100,
 ) -> Tensor:
-    """Features of the first ``num`` real samples of ``split``, computed once and cached on disk.
+    """Features of ``num`` real samples of ``split`` (:meth:`GANDataModule.real_samples`), computed once and cached.
 
-    The cache key names the dataset, split, sample shape, count and feature space, so a change in
-    any of them computes new features.
+    The cache key names the dataset, split, sample shape, count, sample order and feature space, so
+    a change in any of them computes new features.
     """
     real = datamodule.real_samples(num, split=split)
-    key = f"{datamodule.name}-{split}-{'x'.join(map(str, real.shape[1:]))}-n{len(real)}-{extractor.name}"
+    shape = "x".join(map(str, real.shape[1:]))
+    key = f"{datamodule.name}-{split}-{shape}-n{len(real)}-order{datamodule.real_order_seed}-{extractor.name}"
     cache_file = Path(cache_dir) / f"features_{key}.pt" if cache_dir else None
     return cached(cache_file, lambda: extract(extractor, real, batch_size).cpu())

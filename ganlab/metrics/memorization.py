@@ -104,10 +104,10 @@ def neighbour_sheet(samples: Tensor, neighbours: list[Tensor], labels: list[str]
 class Memorization(SampleMetric):
     r"""Has the generator memorised its training set? Generated samples beside their nearest training images.
 
-    With :math:`T` the first ``num_train`` training samples and :math:`\phi` a space's features, the
+    With :math:`T` ``num_train`` training samples and :math:`\phi` a space's features, the
     nearest-training distance of a sample is :math:`d(x) = \min_{t \in T} \lVert \phi(x) - \phi(t)\rVert_2`.
     It is computed for the M generated samples :math:`y_j` and, as the reference of what an
-    unmemorised sample looks like, for the first N held-out test samples :math:`x_i` (as many as
+    unmemorised sample looks like, for N held-out test samples :math:`x_i` (as many as
     generated ones, up to the split's size; a test image is by construction no copy of a training
     image). In each space:
 
@@ -150,7 +150,7 @@ class Memorization(SampleMetric):
         feature_extractor: the feature space besides pixels; ``None`` is Inception pool-2048 features.
         grid_size: generated samples shown in the ``memorization`` figure (the first ones scored).
         neighbours: nearest training images shown per sample and space.
-        num_train: training samples searched (the first ones of the train split); ``None``: all.
+        num_train: training samples searched (a fixed random subset of the train split); ``None``: all.
             Inception features of 50,000 training images take about 1.5 hours on a CPU (once: they
             are cached); cap it there, e.g. ``metrics.memorization.num_train=5000``.
         copy_quantile: the quantile of the test distances below which a generated sample counts as a copy.
