@@ -53,9 +53,9 @@ def _guarded(task: Callable[[DictConfig], Any]) -> Callable[[DictConfig], Any]:
 
 
 def _train(cfg: DictConfig) -> Any:
-    from ganlab.train import train
+    from ganlab.train import objective, train
 
-    return train(cfg)
+    return objective(train(cfg), cfg.get("optimized_metric"))
 
 
 def _eval(cfg: DictConfig) -> Any:

@@ -137,3 +137,15 @@ def train(cfg: DictConfig) -> dict[str, float]:
     where.update({"samples": run_dir / "samples", "generator steps": module.generator_steps})
     results_table("ganlab train: done", {**where, **results})
     return results
+
+
+def objective(results: dict[str, float], optimized_metric: str | None) -> dict[str, float] | float:
+    """What ``ganlab train`` returns to Hydra: the results, or the one value a sweeper optimises."""
+    if not optimized_metric:
+        return results
+    if optimized_metric not in results:
+        raise GanlabError(
+            f"optimized_metric={optimized_metric} is not among the final evaluation's values {sorted(results)}; "
+            "pick one of them (and keep final_eval=true)"
+        )
+    return results[optimized_metric]
