@@ -33,10 +33,30 @@ def run_dir_for(ckpt_path: str | None, new_dir: str) -> str:
     return str(ckpt.parent.parent if ckpt.parent.name == "checkpoints" else ckpt.parent)
 
 
-def hydra_subdir_for(ckpt_path: str | None, stamp: str) -> str:
-    """Where Hydra saves the run's config; a resume keeps the original ``.hydra/`` and adds its own."""
-    resuming = bool(ckpt_path) and Path(ckpt_path).expanduser().exists()
-    return f".hydra/resumed_{stamp}" if resuming else ".hydra"
+def holds_a_run(run_dir: str | Path) -> bool:
+    """Whether ``run_dir`` already holds a run's checkpoints (which a new run must not overwrite)."""
+    return any((Path(run_dir) / "checkpoints").glob("*.ckpt"))
+
+
+def resumable_checkpoint(ckpt_path: str | None, resume: str | None, run_dir: str | Path) -> str | None:
+    """The checkpoint a run continues from: ``ckpt_path``, else with ``resume=auto`` the run dir's ``last.ckpt``."""
+    if ckpt_path:
+        return ckpt_path
+    last = Path(run_dir) / "checkpoints" / "last.ckpt"
+    return str(last) if resume == "auto" and last.is_file() else None
+
+
+def hydra_subdir_for(ckpt_path: str | None, resume: str | None, run_dir: str, stamp: str) -> str | None:
+    """Where Hydra saves the run's config.
+
+    A resume keeps the original ``.hydra/`` and adds ``.hydra/resumed_<stamp>/``. A new run aimed at
+    a directory that already holds a run saves nothing (``None``), so that the old run's config and
+    overrides survive the "already holds a run" error that stops it.
+    """
+    resumed = resumable_checkpoint(ckpt_path, resume, run_dir)
+    if resumed and Path(resumed).expanduser().exists():
+        return f".hydra/resumed_{stamp}"
+    return None if holds_a_run(run_dir) else ".hydra"
 
 
 def eval_dir_for(ckpt: str, out_dir: str | None) -> str:

@@ -17,6 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch import Tensor
 
 from ganlab.checkpoint import load_checkpoint
+from ganlab.config import holds_a_run, resumable_checkpoint
 from ganlab.console import config_tree, results_table
 from ganlab.errors import GanlabError
 from ganlab.evaluate import score
@@ -86,10 +87,18 @@ warnings.filterwarnings("ignore", message=r"Using ModelCheckpoint with manual op
 def train(cfg: DictConfig) -> dict[str, float]:
     """Fit the GAN that ``cfg`` describes; return the final metrics (for sweepers)."""
     choices: dict[str, Any] = dict(HydraConfig.get().runtime.choices)
-    if cfg.get("ckpt_path"):
-        cfg, choices = resumed_config(cfg)
-    L.seed_everything(cfg.seed, workers=True, verbose=False)
     run_dir = Path(cfg.paths.output_dir)
+    if cfg.get("resume") not in (None, "auto"):
+        raise GanlabError(f"resume={cfg.resume} is not an option: use resume=auto, or ckpt_path=<checkpoint>")
+    cfg.ckpt_path = resumable_checkpoint(cfg.get("ckpt_path"), cfg.get("resume"), run_dir)
+    if cfg.ckpt_path:
+        cfg, choices = resumed_config(cfg)
+    elif holds_a_run(run_dir):
+        raise GanlabError(
+            f"{run_dir} already holds a run (checkpoints/); continue it with resume=auto, "
+            "or start the new run elsewhere (hydra.run.dir=... or the default dated directory)"
+        )
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
     rank_zero_only(config_tree)(cfg, run_dir / "config_tree.log")
 
     datamodule = instantiate(cfg.dataset.datamodule)
