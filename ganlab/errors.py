@@ -3,3 +3,7 @@
 
 class GanlabError(Exception):
     """A problem with the user's input or environment, reported as one line without a traceback."""
+
+
+class NonFiniteLoss(GanlabError):
+    """A loss became NaN or infinite: training stops, keeping the last finite weights."""

@@ -12,7 +12,7 @@ from omegaconf import DictConfig
 from torch import Tensor
 from torch.optim import Optimizer
 
-from ganlab.errors import GanlabError
+from ganlab.errors import GanlabError, NonFiniteLoss
 from ganlab.losses.base import Critic, GANLoss
 from ganlab.models.base import Discriminator, Generator
 from ganlab.tricks.base import StepContext, Trick
@@ -247,7 +247,7 @@ class GANModule(L.LightningModule):
         loss = torch.stack([t.float() for t in terms.values()]).sum()
         if not torch.isfinite(loss):
             detail = ", ".join(f"{k}={float(v.detach()):.4g}" for k, v in terms.items())
-            raise GanlabError(
+            raise NonFiniteLoss(
                 f"non-finite {player} loss at generator step {self.generator_steps} ({detail}); "
                 "lower optim.lr, add gradient clipping (optim.gradient_clip_val=1.0) or try another loss"
             )

@@ -3,8 +3,9 @@
 Every job of a Hydra multirun directory has ``.hydra/overrides.yaml`` (what was swept) and, when its
 final evaluation ran, ``metrics.json``. Jobs are grouped by the swept overrides other than the seed;
 each metric is shown as mean ± sample standard deviation over the group's seeds, with ``n``. Jobs
-without metrics (failed, killed, still running, or run with ``final_eval=false``) are listed below
-the table, never silently dropped.
+without metrics are listed below the table with their status, never silently dropped: failed (a
+non-finite loss; ``failed.json`` says at which step), or killed, still running, or run with
+``final_eval=false``.
 """
 
 from __future__ import annotations
@@ -37,6 +38,14 @@ class Job:
     path: Path
     overrides: dict[str, str]
     metrics: dict[str, float] | None
+    #: why the run stopped, from its ``failed.json`` (``ganlab train`` writes it on a non-finite loss)
+    failure: str | None = None
+
+    @property
+    def status(self) -> str:
+        if self.metrics is not None:
+            return "ok"
+        return f"failed: {self.failure}" if self.failure else "no metrics (unfinished, killed, or final_eval=false)"
 
 
 @dataclass
@@ -79,12 +88,21 @@ def collect(sweep_dir: Path) -> list[Job]:
                 metrics = {k: float(v) for k, v in json.loads(metrics_file.read_text())["metrics"].items()}
             except (ValueError, KeyError, TypeError):
                 metrics = None
-        jobs.append(Job(job_dir, overrides, metrics))
+        jobs.append(Job(job_dir, overrides, metrics, _failure(job_dir / "failed.json")))
     if not jobs:
         raise GanlabError(
             f"no ganlab runs under {sweep_dir}: expected <job>/.hydra/overrides.yaml (ganlab train -m ...)"
         )
     return jobs
+
+
+def _failure(failed_file: Path) -> str | None:
+    if not failed_file.is_file():
+        return None
+    try:
+        return str(json.loads(failed_file.read_text())["error"])
+    except (ValueError, KeyError, TypeError):
+        return f"unreadable {failed_file.name}"
 
 
 def swept_keys(jobs: Sequence[Job]) -> list[str]:
@@ -157,14 +175,12 @@ def render(jobs: Sequence[Job], sort: str | None = None, descending: bool = Fals
         writer.writerows([*row, "ok"] for row in body)
         for job in missing:
             blanks = [""] * len(metrics)
-            writer.writerow([job.overrides.get(k, "") for k in keys] + blanks + ["0", f"no metrics: {job.path}"])
+            writer.writerow([job.overrides.get(k, "") for k in keys] + blanks + ["0", f"{job.status}: {job.path}"])
         return buffer.getvalue()
     if fmt == "markdown":
         lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         lines += ["| " + " | ".join(row) + " |" for row in body]
-        lines += (
-            [f"\nNo metrics (failed or unfinished): {', '.join(str(job.path) for job in missing)}"] if missing else []
-        )
+        lines += [f"\n{job.path}: {job.status}" for job in missing]
         return "\n".join(lines) + "\n"
     table = Table(title=f"ganlab report: {len(jobs)} jobs, mean ± std over seeds", title_justify="left")
     for name in header:
@@ -176,7 +192,8 @@ def render(jobs: Sequence[Job], sort: str | None = None, descending: bool = Fals
     out = Console(file=buffer, width=console.width if console.is_terminal else 160, force_terminal=console.is_terminal)
     out.print(table)
     for job in missing:
-        out.print(f"[yellow]no metrics[/yellow] (failed or unfinished): {escape(str(job.path))}", highlight=False)
+        colour = "red" if job.failure else "yellow"
+        out.print(f"{escape(str(job.path))}: [{colour}]{escape(job.status)}[/{colour}]", highlight=False)
     return buffer.getvalue()
 
 

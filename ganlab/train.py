@@ -19,7 +19,7 @@ from torch import Tensor
 from ganlab.checkpoint import load_checkpoint
 from ganlab.config import holds_a_run, resumable_checkpoint
 from ganlab.console import config_tree, results_table
-from ganlab.errors import GanlabError
+from ganlab.errors import GanlabError, NonFiniteLoss
 from ganlab.evaluate import score
 from ganlab.hydra_app import launch_argv
 from ganlab.module import GANModule
@@ -107,8 +107,12 @@ def train(cfg: DictConfig) -> dict[str, float]:
     callbacks = [instantiate(node) for node in cfg.callbacks.values()]
     loggers = [instantiate(node) for node in cfg.logger.values()]
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
-    with launch_argv():
-        trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    try:
+        with launch_argv():
+            trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    except NonFiniteLoss as err:
+        rank_zero_only(record_failure)(run_dir, module.generator_steps, str(err))
+        raise
     if not trainer.is_global_zero:
         return {}
 
@@ -158,3 +162,9 @@ def objective(results: dict[str, float], optimized_metric: str | None) -> dict[s
             "pick one of them (and keep final_eval=true)"
         )
     return results[optimized_metric]
+
+
+def record_failure(run_dir: Path, generator_steps: int, error: str) -> None:
+    """``failed.json`` in the run dir: the step and the error, for ``ganlab report`` and for the user."""
+    failure = {"generator_steps": generator_steps, "error": error}
+    (run_dir / "failed.json").write_text(json.dumps(failure, indent=2) + "\n")

@@ -38,11 +38,15 @@ class DumpGeneratorWeights(L.Callback):
 
 
 class RecordingTrick(Trick):
-    """Records the order of its hook calls and adds constant loss terms, to test the trick interface."""
+    """Records the order of its hook calls and adds constant loss terms, to test the trick interface.
 
-    def __init__(self, d_term: float = 0.0, g_term: float = 0.0) -> None:
+    ``nan_from_step``: from that generator step on, D's term is NaN (a run that diverges on cue).
+    """
+
+    def __init__(self, d_term: float = 0.0, g_term: float = 0.0, nan_from_step: int | None = None) -> None:
         self.d_term = d_term
         self.g_term = g_term
+        self.nan_from_step = nan_from_step
         self.calls: list[str] = []
         self.generator_step_had_real_logits: list[bool] = []
         self.discriminator_output_dtypes: set[torch.dtype] = set()
@@ -57,7 +61,8 @@ class RecordingTrick(Trick):
     def discriminator_terms(self, context: StepContext) -> dict[str, Tensor]:
         self.calls.append("discriminator_terms")
         self.discriminator_output_dtypes.add(context.fake_logits.dtype)
-        return {"recorded": torch.tensor(self.d_term)}
+        diverged = self.nan_from_step is not None and context.module.generator_steps >= self.nan_from_step
+        return {"recorded": torch.tensor(float("nan") if diverged else self.d_term)}
 
     def generator_terms(self, context: StepContext) -> dict[str, Tensor]:
         self.calls.append("generator_terms")

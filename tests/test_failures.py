@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -64,3 +65,19 @@ def test_a_killed_run_resumes_from_its_last_checkpoint_and_a_new_run_never_overw
     assert (run_dir / ".hydra" / "config.yaml").read_text() == original_config
     assert "seed=7" not in (run_dir / ".hydra" / "overrides.yaml").read_text()
     assert torch.load(last, weights_only=True)["ganlab"]["generator_steps"] == 400
+
+
+def test_a_nan_loss_stops_the_run_keeps_the_last_finite_weights_and_is_reported_failed(run_ganlab, tmp_path):
+    sweep = tmp_path / "sweep"
+    run_dir = sweep / "0"
+    nan_at_30 = ("+tricks.recorder._target_=tests.helpers.RecordingTrick", "+tricks.recorder.nan_from_step=30")
+    failed = run_ganlab("train", *RUN, *nan_at_30, f"hydra.run.dir={run_dir}", expect=2)
+    (line,) = failed.stderr.strip().splitlines()
+    assert "non-finite discriminator loss at generator step 30" in line and "recorded=nan" in line
+    checkpoint = load_checkpoint(run_dir / "checkpoints" / "last.ckpt")
+    assert checkpoint["ganlab"]["generator_steps"] == 30  # the weights after step 30, not those of step 20
+    assert all(torch.isfinite(value).all() for value in checkpoint["state_dict"].values() if value.is_floating_point())
+    assert json.loads((run_dir / "failed.json").read_text())["generator_steps"] == 30
+
+    report = run_ganlab("report", str(sweep), "--format", "csv").stdout
+    assert "failed: non-finite discriminator loss at generator step 30" in report

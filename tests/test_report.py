@@ -29,6 +29,9 @@ def sweep(tmp_path: Path) -> Path:
         overrides = [f"loss={loss}", f"seed={seed}", "dataset=ring8"]
         make_job(tmp_path, str(i), overrides, {"modes_covered": modes, "num_modes": 8})
     make_job(tmp_path, "4", ["loss=hinge", "seed=1", "dataset=ring8"], None)
+    make_job(tmp_path, "5", ["loss=wgan", "seed=1", "dataset=ring8"], None)
+    failure = {"generator_steps": 30, "error": "non-finite discriminator loss at generator step 30"}
+    (tmp_path / "5" / "failed.json").write_text(json.dumps(failure))
     return tmp_path
 
 
@@ -40,7 +43,8 @@ def test_csv_groups_by_swept_keys_and_aggregates_seeds(sweep):
     assert by_loss["gan"]["modes_covered"] == f"3 ± {math.sqrt(2):.2g}"  # mean 3, sample std sqrt(2)
     assert by_loss["nsgan"]["modes_covered"] == f"7.5 ± {math.sqrt(0.5):.2g}"
     assert by_loss["gan"]["n"] == by_loss["nsgan"]["n"] == "2"
-    assert by_loss["hinge"]["status"].startswith("no metrics")
+    assert by_loss["hinge"]["status"].startswith("no metrics (unfinished")
+    assert by_loss["wgan"]["status"].startswith("failed: non-finite discriminator loss at generator step 30")
 
 
 def test_sort_by_a_metric(sweep):
@@ -48,7 +52,7 @@ def test_sort_by_a_metric(sweep):
     lines = markdown.splitlines()
     assert lines[0] == "| loss | modes_covered | num_modes | n |"
     assert lines[2].startswith("| nsgan |") and lines[3].startswith("| gan |")
-    assert "No metrics" in markdown and str(sweep / "4") in markdown
+    assert f"{sweep / '4'}: no metrics" in markdown and f"{sweep / '5'}: failed: non-finite" in markdown
 
 
 def test_unknown_sort_metric_names_the_known_ones(sweep):
