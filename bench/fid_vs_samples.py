@@ -90,7 +90,7 @@ def main() -> None:
         )
         print(rows[-1], flush=True)
     result = {
-        "what": f"MNIST train vs test, random subsets of n of the first {largest} of each split, Inception pool-2048",
+        "what": f"MNIST train vs test, random n of a fixed random {largest} of each split, Inception pool-2048",
         "rows": rows,
         "feature_cache": timings,
         "torch_threads": torch.get_num_threads(),
