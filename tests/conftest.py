@@ -42,27 +42,48 @@ def ganlab_env(shared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> di
     return env
 
 
+def run_cli(args: tuple[str, ...], env: dict[str, str], cwd: Path, expect: int = 0, timeout: int = 600):
+    """Run ``python -m ganlab <args>`` in ``cwd``; fail with its output if the exit code is unexpected."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "ganlab", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+    )
+    if proc.returncode != expect:
+        pytest.fail(
+            f"ganlab {' '.join(args)} exited {proc.returncode}, expected {expect}\n"
+            f"--- stdout ---\n{proc.stdout[-6000:]}\n--- stderr ---\n{proc.stderr[-6000:]}"
+        )
+    return proc
+
+
 @pytest.fixture
 def run_ganlab(ganlab_env: dict[str, str], tmp_path: Path) -> Callable[..., subprocess.CompletedProcess]:
-    """Run ``python -m ganlab <args>`` in ``tmp_path``; fail with its output if the exit code is unexpected."""
+    """Run ``python -m ganlab <args>`` in ``tmp_path`` (see :func:`run_cli`)."""
 
     def run(*args: str, expect: int = 0, timeout: int = 600) -> subprocess.CompletedProcess:
-        proc = subprocess.run(
-            [sys.executable, "-m", "ganlab", *args],
-            cwd=tmp_path,
-            env=ganlab_env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-        if proc.returncode != expect:
-            pytest.fail(
-                f"ganlab {' '.join(args)} exited {proc.returncode}, expected {expect}\n"
-                f"--- stdout ---\n{proc.stdout[-6000:]}\n--- stderr ---\n{proc.stderr[-6000:]}"
-            )
-        return proc
+        return run_cli(args, ganlab_env, tmp_path, expect, timeout)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def tiny_mnist_run(ganlab_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The run dir of a 2-step, width-8 DCGAN on the shared MNIST, trained once for the eval tests."""
+    root = tmp_path_factory.mktemp("tiny_mnist")
+    dims = ("model.generator.width=8", "model.discriminator.width=8")
+    run_cli(
+        (
+            "train",
+            "dataset=mnist",
+            "model=dcgan",
+            "generator_steps=2",
+            *dims,
+            "logger=none",
+            f"hydra.run.dir={root}/run",
+        ),
+        ganlab_env,
+        root,
+    )
+    return root / "run"
 
 
 @pytest.fixture

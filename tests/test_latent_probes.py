@@ -203,21 +203,11 @@ def test_configs_list_every_option_with_its_default_and_take_overrides(name, pro
 
 
 @pytest.mark.slow
-def test_eval_cli_saves_walks_and_arithmetic(run_ganlab, tmp_path):
-    run_dir, out_dir = tmp_path / "run", tmp_path / "eval"
-    run_ganlab(
-        "train",
-        "dataset=mnist",
-        "model=dcgan",
-        "generator_steps=2",
-        "model.generator.width=8",
-        "model.discriminator.width=8",
-        "logger=none",
-        f"hydra.run.dir={run_dir}",
-    )
+def test_eval_cli_saves_walks_and_arithmetic(run_ganlab, tiny_mnist_run, tmp_path):
+    out_dir = tmp_path / "eval"
     out = run_ganlab(
         "eval",
-        f"ckpt={run_dir}",
+        f"ckpt={tiny_mnist_run}",
         "metrics=[interpolation,arithmetic]",
         "metrics.interpolation.steps=6",
         "metrics.arithmetic.groups=[[1,5,9],[2,7],[3,4]]",

@@ -158,21 +158,11 @@ def test_scoring_before_prepare_is_refused():
 
 
 @pytest.mark.slow
-def test_eval_memorization_on_an_mnist_checkpoint(run_ganlab, tmp_path):
-    run_dir, out_dir = tmp_path / "run", tmp_path / "scores"
-    run_ganlab(
-        "train",
-        "dataset=mnist",
-        "model=dcgan",
-        "generator_steps=2",
-        "model.generator.width=16",
-        "model.discriminator.width=16",
-        "logger=none",
-        f"hydra.run.dir={run_dir}",
-    )
+def test_eval_memorization_on_an_mnist_checkpoint(run_ganlab, tiny_mnist_run, tmp_path):
+    out_dir = tmp_path / "scores"
     out = run_ganlab(
         "eval",
-        f"ckpt={run_dir}",
+        f"ckpt={tiny_mnist_run}",
         "metrics=[memorization]",
         "feature_extractor=pixels",
         "num_samples=100",
