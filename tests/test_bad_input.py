@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -34,17 +36,31 @@ def test_eval_without_checkpoint_file(run_ganlab, tmp_path):
     assert_one_clear_line(err, "checkpoint not found", "missing.ckpt")
 
 
-@pytest.mark.parametrize("damage", ["garbage", "truncated"])
-def test_eval_of_a_damaged_checkpoint(run_ganlab, tmp_path, damage):
-    ckpt = tmp_path / "broken.ckpt"
+class RunsCodeWhenUnpickled:
+    """What a tampered checkpoint could hold: unpickling it with weights_only=False would create ``marker``."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "tampered"])
+@pytest.mark.parametrize("command", ["eval", "train"])
+def test_a_damaged_checkpoint_is_one_clear_line_and_never_runs_code(run_ganlab, tmp_path, damage, command):
+    ckpt, marker = tmp_path / "broken.ckpt", tmp_path / "code_ran"
     if damage == "garbage":
         ckpt.write_bytes(b"this is not a checkpoint\n" * 10)
-    else:
+    elif damage == "truncated":
         torch.save({"state_dict": {"w": torch.zeros(1000)}, "ganlab": {"run": {}}}, ckpt)
         ckpt.write_bytes(ckpt.read_bytes()[:500])
-    err = run_ganlab("eval", f"ckpt={ckpt}", expect=2).stderr
+    else:
+        torch.save({"state_dict": {}, "ganlab": {"run": {}}, "extra": RunsCodeWhenUnpickled(marker)}, ckpt)
+    argument = f"ckpt={ckpt}" if command == "eval" else f"ckpt_path={ckpt}"
+    err = run_ganlab(command, argument, expect=2).stderr
     assert_one_clear_line(err, "cannot read checkpoint", "broken.ckpt")
-    assert ckpt.exists()
+    assert ckpt.exists() and not marker.exists()
 
 
 def test_missing_dataset_offline_names_the_folder_and_fix(run_ganlab, tmp_path):
