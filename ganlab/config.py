@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import yaml
 from omegaconf import OmegaConf
+
+from ganlab.errors import GanlabError
 
 
 def config_dir() -> str:
@@ -44,6 +47,30 @@ def resumable_checkpoint(ckpt_path: str | None, resume: str | None, run_dir: str
         return ckpt_path
     last = Path(run_dir) / "checkpoints" / "last.ckpt"
     return str(last) if resume == "auto" and last.is_file() else None
+
+
+def _job_overrides(overrides: list[str]) -> set[str]:
+    """The overrides that define a job: not Hydra's own, not how it is resumed."""
+    return {o for o in overrides if not o.lstrip("+~").split("=")[0].startswith(("hydra", "resume", "ckpt_path"))}
+
+
+def check_same_job(run_dir: str | Path, overrides: list[str]) -> None:
+    """Refuse ``resume=auto`` into a run dir whose run had other overrides (``.hydra/overrides.yaml``).
+
+    A rerun sweep gives each job the directory of the job with its number. With a grid sweep that
+    is the same job; with a sampling sweeper (Optuna) it is another trial, which must not continue
+    someone else's weights under its own hyperparameters.
+    """
+    saved = Path(run_dir) / ".hydra" / "overrides.yaml"
+    if not saved.is_file():
+        return
+    before, now = _job_overrides(yaml.safe_load(saved.read_text()) or []), _job_overrides(overrides)
+    if before != now:
+        raise GanlabError(
+            f"resume=auto: {run_dir} holds another job (overrides {sorted(before)}, this one {sorted(now)}); "
+            "rerun a sweep with the same command, continue that run with ckpt_path=... and your changes, "
+            "or use a new sweep dir"
+        )
 
 
 def hydra_subdir_for(ckpt_path: str | None, resume: str | None, run_dir: str, stamp: str) -> str | None:

@@ -7,3 +7,7 @@ class GanlabError(Exception):
 
 class NonFiniteLoss(GanlabError):
     """A loss became NaN or infinite: training stops, keeping the last finite weights."""
+
+
+class Interrupted(GanlabError):
+    """A termination signal stopped training after a complete step, which ``last.ckpt`` holds."""

@@ -15,6 +15,7 @@ from torch.optim import Optimizer
 from ganlab.errors import GanlabError, NonFiniteLoss
 from ganlab.losses.base import Critic, GANLoss
 from ganlab.models.base import Discriminator, Generator
+from ganlab.randomness import capture_random_states, give_rank_its_own_stream, restore_random_states
 from ganlab.tricks.base import StepContext, Trick
 
 OptimizerFactory = Callable[[Iterable[torch.nn.Parameter]], Optimizer]
@@ -85,6 +86,7 @@ class GANModule(L.LightningModule):
         # Set by `ganlab train`: the composed config and config-group choices, saved in checkpoints
         # so `ganlab eval` and resuming rebuild the run without the user repeating its overrides.
         self.run_info: dict[str, Any] = {}
+        self._random_states_to_restore: dict[str, Any] | None = None
         # Tricks that rebuild a network go first, so the others copy or wrap the rebuilt one.
         for trick in sorted(self.tricks, key=lambda t: not t.setup_first):
             trick.setup(self)
@@ -273,6 +275,7 @@ class GANModule(L.LightningModule):
             "generator_steps": self.generator_steps,
             "discriminator_steps": self.discriminator_steps,
             "tricks": [trick.state_dict() for trick in self.tricks],
+            "random_states": capture_random_states(),
         }
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
@@ -281,3 +284,11 @@ class GANModule(L.LightningModule):
         self.discriminator_steps = int(state.get("discriminator_steps", 0))
         for trick, trick_state in zip(self.tricks, state.get("tricks", []), strict=False):
             trick.load_state_dict(trick_state)
+        self._random_states_to_restore = state.get("random_states")
+
+    def on_train_start(self) -> None:
+        # Restored here, after every setup hook that might draw numbers, right before the next batch.
+        if self._random_states_to_restore is not None:
+            restore_random_states(self._random_states_to_restore)
+            self._random_states_to_restore = None
+        give_rank_its_own_stream(self.global_rank)

@@ -13,13 +13,14 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.utils import instantiate
 from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_only
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf
 from torch import Tensor
 
 from ganlab.checkpoint import load_checkpoint
-from ganlab.config import holds_a_run, resumable_checkpoint
+from ganlab.config import check_same_job, holds_a_run, resumable_checkpoint
 from ganlab.console import config_tree, results_table
-from ganlab.errors import GanlabError, NonFiniteLoss
+from ganlab.errors import GanlabError, Interrupted, NonFiniteLoss
 from ganlab.evaluate import score
 from ganlab.hydra_app import launch_argv
 from ganlab.module import GANModule
@@ -90,7 +91,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
     run_dir = Path(cfg.paths.output_dir)
     if cfg.get("resume") not in (None, "auto"):
         raise GanlabError(f"resume={cfg.resume} is not an option: use resume=auto, or ckpt_path=<checkpoint>")
-    cfg.ckpt_path = resumable_checkpoint(cfg.get("ckpt_path"), cfg.get("resume"), run_dir)
+    if not cfg.get("ckpt_path") and (ckpt_path := resumable_checkpoint(None, cfg.get("resume"), run_dir)):
+        check_same_job(run_dir, list(HydraConfig.get().overrides.task))
+        cfg.ckpt_path = ckpt_path
     if cfg.ckpt_path:
         cfg, choices = resumed_config(cfg)
     elif holds_a_run(run_dir):
@@ -113,8 +116,17 @@ def train(cfg: DictConfig) -> dict[str, float]:
     except NonFiniteLoss as err:
         rank_zero_only(record_failure)(run_dir, module.generator_steps, str(err))
         raise
+    except SIGTERMException as err:
+        stop = Interrupted(
+            f"stopped by a termination signal after generator step {module.generator_steps}, which "
+            f"{run_dir / 'checkpoints' / 'last.ckpt'} holds; run the same command with resume=auto to continue"
+        )
+        rank_zero_only(record_failure)(run_dir, module.generator_steps, str(stop))
+        raise stop from err
     if not trainer.is_global_zero:
         return {}
+    # this run (or a resume of it) reached its end: an earlier failure of it is history, not its state
+    (run_dir / "failed.json").unlink(missing_ok=True)
 
     results: dict[str, float] = {}
     figures: dict[str, Tensor] = {}

@@ -3,11 +3,14 @@ and an in-process fit of a composed config."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import lightning as L
 import torch
 from hydra.utils import instantiate
+from lightning.pytorch.callbacks import ModelCheckpoint
 from omegaconf import DictConfig
 from torch import Tensor
 
@@ -15,14 +18,39 @@ from ganlab.module import GANModule
 from ganlab.tricks import StepContext, Trick
 
 
-def fit(cfg: DictConfig, module: GANModule | None = None) -> tuple[L.Trainer, GANModule]:
-    """Train ``cfg``'s module in this process, without loggers, callbacks or checkpoints."""
+def fit(
+    cfg: DictConfig,
+    module: GANModule | None = None,
+    callbacks: Sequence[L.Callback] = (),
+    ckpt_path: str | Path | None = None,
+) -> tuple[L.Trainer, GANModule]:
+    """Train ``cfg``'s module in this process, without loggers; checkpoints only where ``callbacks`` write them.
+
+    Seeds as ``ganlab train`` does (before the networks are built), so a fit is a function of ``cfg``.
+    """
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
     module = module or GANModule.from_config(cfg)
     trainer = instantiate(
-        cfg.trainer, logger=False, callbacks=[], enable_progress_bar=False, enable_checkpointing=False
+        cfg.trainer,
+        logger=False,
+        callbacks=list(callbacks),
+        enable_progress_bar=False,
+        enable_checkpointing=any(isinstance(c, ModelCheckpoint) for c in callbacks),
     )
-    trainer.fit(module, datamodule=instantiate(cfg.dataset.datamodule))
+    trainer.fit(module, datamodule=instantiate(cfg.dataset.datamodule), ckpt_path=ckpt_path)
     return trainer, module
+
+
+class SignalSelf(L.Callback):
+    """Send this process ``signum`` at the end of generator step ``at_step``, as ``kill`` would."""
+
+    def __init__(self, at_step: int, signum: int) -> None:
+        self.at_step = at_step
+        self.signum = signum
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: GANModule, *args) -> None:
+        if pl_module.generator_steps == self.at_step:
+            os.kill(os.getpid(), self.signum)
 
 
 class DumpGeneratorWeights(L.Callback):

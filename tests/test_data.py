@@ -8,6 +8,7 @@ import torchvision
 from torch.testing import assert_close
 
 from ganlab.data import Grid, Ring, SwissRoll, TensorDictDataset, TorchvisionImages, Toy2DDataModule
+from ganlab.data.base import ResumableLoader
 from ganlab.errors import GanlabError
 from ganlab.plotting import samples_outside, scatter_image
 
@@ -177,6 +178,43 @@ def test_train_dataloader_yields_dict_batches_covering_an_epoch():
 def test_train_dataloader_drops_the_last_partial_batch():
     dm = small_ring_module(num_train=150, batch_size=64)
     assert [b["real"].shape[0] for b in dm.train_dataloader()] == [64, 64]
+
+
+def indices_of(loader: ResumableLoader) -> list[list[int]]:
+    return [batch["index"].tolist() for batch in loader]
+
+
+def numbered(n: int, batch_size: int, seed: int, **kwargs) -> ResumableLoader:
+    """A loader over the indices 0..n-1 (batches gathered whole, as the data modules do)."""
+    dataset = TensorDictDataset({"index": torch.arange(n)})
+    return ResumableLoader(dataset, batch_size, seed, collate_fn=lambda batch: batch, **kwargs)
+
+
+def test_each_epoch_has_its_own_seeded_order_and_a_loader_resumes_at_its_next_batch():
+    loader = numbered(50, batch_size=10, seed=3)
+    epoch0, epoch0_again = indices_of(loader), indices_of(loader)
+    loader.sampler.set_epoch(1)
+    epoch1 = indices_of(loader)
+    assert epoch0 == epoch0_again != epoch1
+    assert sorted(sum(epoch1, [])) == list(range(50))
+
+    iterator = iter(loader)
+    served = [next(iterator)["index"].tolist() for _ in range(2)]
+    resumed = numbered(50, batch_size=10, seed=3)
+    resumed.load_state_dict(loader.state_dict())
+    resumed.sampler.set_epoch(1)
+    assert served + indices_of(resumed) == epoch1
+    assert indices_of(resumed) == epoch1  # only the first pass after a resume is shortened
+
+    at_epoch_end = numbered(50, batch_size=10, seed=3)
+    at_epoch_end.load_state_dict({"batches_served": 5})  # an epoch-end checkpoint: the next epoch is whole
+    assert len(indices_of(at_epoch_end)) == 5
+
+
+def test_ddp_processes_take_disjoint_shares_of_each_epoch():
+    shares = [sum(indices_of(numbered(40, 5, seed=0, num_replicas=2, rank=r)), []) for r in (0, 1)]
+    assert len(shares[0]) == len(shares[1]) == 20
+    assert sorted(shares[0] + shares[1]) == list(range(40))
 
 
 @pytest.mark.parametrize("distribution", [Ring(), SwissRoll()], ids=["ring", "swissroll"])

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 import lightning as L
 import torch
 from torch import Tensor
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 
 class TensorDictDataset(Dataset):
@@ -42,6 +42,62 @@ def _batch_is_ready(batch: dict[str, Tensor]) -> dict[str, Tensor]:
     return batch
 
 
+class _ShuffleFrom(DistributedSampler):
+    """``DistributedSampler``'s seeded per-epoch order, started at sample ``first`` of this process's share."""
+
+    first: int = 0
+
+    def __iter__(self):
+        return iter(list(super().__iter__())[self.first :])
+
+
+class ResumableLoader(DataLoader):
+    """A shuffling DataLoader whose place in the epoch survives a checkpoint.
+
+    Epoch ``e`` visits the samples in a permutation seeded with ``seed + e`` (the order of
+    ``DistributedSampler``, which also gives each DDP process its share), so an epoch's order can be
+    rebuilt from its number alone. Lightning saves :meth:`state_dict`, the batches served so far
+    in this epoch, in every checkpoint, calls :meth:`load_state_dict` on resume and ``set_epoch``
+    at each epoch start; the resumed pass then starts at the next unseen batch instead of the
+    start of the epoch. Drawing no numbers from the global generators (the workers' base seed
+    comes from the loader's own), it leaves the run's latent codes and noise untouched.
+
+    Args:
+        dataset: a map-style dataset (batches are gathered with ``__getitems__`` where it exists).
+        batch_size: samples per batch; the last partial batch of an epoch is dropped.
+        seed: seed of the epoch orders.
+        num_replicas: processes sharing each epoch (DDP world size).
+        rank: this process's index among them.
+        **kwargs: passed to ``DataLoader`` (``num_workers``, ``collate_fn``, ...).
+    """
+
+    def __init__(
+        self, dataset: Dataset, batch_size: int, seed: int, num_replicas: int = 1, rank: int = 0, **kwargs
+    ) -> None:
+        sampler = _ShuffleFrom(dataset, num_replicas=num_replicas, rank=rank, shuffle=True, seed=seed, drop_last=True)
+        generator = torch.Generator().manual_seed(seed)
+        super().__init__(dataset, batch_size, sampler=sampler, drop_last=True, generator=generator, **kwargs)
+        self.batches_served = 0
+        self._resume_at = 0
+
+    def __iter__(self):
+        # A generator: nothing below runs until the first batch is asked for, after Lightning's set_epoch.
+        start, self._resume_at = self._resume_at, 0
+        self.sampler.first = start * self.batch_size
+        self.batches_served = start
+        for batch in super().__iter__():
+            self.batches_served += 1
+            yield batch
+
+    def state_dict(self) -> dict[str, int]:
+        return {"batches_served": self.batches_served}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        served = int(state["batches_served"])
+        # A checkpoint written after an epoch's last batch resumes at the start of the next epoch.
+        self._resume_at = served if served < len(self) else 0
+
+
 class GANDataModule(L.LightningDataModule):
     """A LightningDataModule yielding dict batches (see :class:`TensorDictDataset`).
 
@@ -65,11 +121,14 @@ class GANDataModule(L.LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         if self.train_set is None:
             self.setup("fit")
-        return DataLoader(
+        trainer = self.trainer
+        return ResumableLoader(
             self.train_set,
             batch_size=self.batch_size,
-            shuffle=True,
-            drop_last=True,
+            # the run's seed (seed_everything), so seeds of a sweep differ in data order too
+            seed=torch.initial_seed() % 2**31,
+            num_replicas=trainer.world_size if trainer else 1,
+            rank=trainer.global_rank if trainer else 0,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
             collate_fn=_batch_is_ready,
