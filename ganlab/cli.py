@@ -33,18 +33,26 @@ def _guarded(task: Callable[[DictConfig], Any]) -> Callable[[DictConfig], Any]:
 
     def run(cfg: DictConfig) -> Any:
         from hydra.errors import InstantiationException
+        from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 
         from ganlab.console import print_error
         from ganlab.errors import GanlabError
 
         try:
             return task(cfg)
-        except (GanlabError, InstantiationException) as err:
-            # A class that refuses its config raises GanlabError inside Hydra's instantiate, which wraps it.
-            cause = err if isinstance(err, GanlabError) else err.__cause__
-            if cfg.get("traceback") or not isinstance(cause, GanlabError):
+        except (GanlabError, InstantiationException, OmegaConfBaseException) as err:
+            # A class or resolver that refuses its config raises GanlabError inside Hydra's instantiate
+            # or OmegaConf's interpolation, which wrap it.
+            cause: BaseException | None = err
+            while cause is not None and not isinstance(cause, (GanlabError, MissingMandatoryValue)):
+                cause = cause.__cause__ or cause.__context__
+            if cfg.get("traceback") or cause is None:
                 raise
-            print_error(str(cause))
+            if isinstance(cause, MissingMandatoryValue):
+                key = cause.full_key or str(cause).split(": ")[-1]
+                print_error(f"{key} has no value: give it on the command line, e.g. {key}=...")
+            else:
+                print_error(str(cause))
             raise SystemExit(2) from None
 
     run.__name__ = task.__name__

@@ -96,6 +96,12 @@ def eval_dir_for(ckpt: str, out_dir: str | None) -> str:
     return str(path.parent / f"{path.stem}_eval")
 
 
+def _classes_for(conditioning: str, dataset_classes: int | None) -> int:
+    from ganlab.models.conditioning import classes_for  # torch is imported only when a config needs it
+
+    return classes_for(conditioning, dataset_classes)
+
+
 def register_resolvers() -> None:
     """Register ganlab's resolvers (idempotent); needed before Hydra composes ``conf/``."""
     for name, function in {
@@ -103,6 +109,7 @@ def register_resolvers() -> None:
         "ganlab.run_dir": run_dir_for,
         "ganlab.hydra_subdir": hydra_subdir_for,
         "ganlab.eval_dir": eval_dir_for,
+        "ganlab.num_classes": _classes_for,
     }.items():
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, function)

@@ -72,6 +72,8 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     module = GANModule.from_config(trained)
     module.load_state_dict(checkpoint["state_dict"])
     module.to(cfg.device).eval()
+    for generator in (module.generator, module.sampling_generator):
+        generator.truncation = cfg.get("truncation")
     datamodule = instantiate(trained.dataset.datamodule)
     datamodule.setup("test")
     num_samples = int(cfg.num_samples or trained.dataset.eval_samples)
@@ -89,7 +91,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     grid_z = module.generator.sample_latent(
         trained.dataset.sample_grid_size, rng=torch.Generator().manual_seed(cfg.seed)
     )
-    figures = {"samples": datamodule.render(module.generate(grid_z).cpu()), **findings.figures}
+    figures = {"samples": module.sample_picture(grid_z, datamodule), **findings.figures}
     for stem, image in figures.items():
         save_png(image, str(out_dir / f"{stem}.png"))
     run = checkpoint["ganlab"]["run"]
@@ -100,6 +102,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         "num_samples": findings.num_samples,
         "feature_extractor": OmegaConf.to_container(OmegaConf.create(feature_space)),
         "seed": int(cfg.seed),
+        "truncation": cfg.get("truncation"),
         "metrics": results,
         "wall_time_s": round(elapsed, 3),
         "samples_per_s": round(findings.num_samples / elapsed, 2),
@@ -134,11 +137,15 @@ def log_to_tensorboard(report: Mapping[str, Any], figures: Mapping[str, Tensor],
     from torch.utils.tensorboard import SummaryWriter
 
     step = report["generator_steps"] or 0
+    # evals of one checkpoint at several truncations get a section each, not one overwritten curve
+    section = "eval" if report["truncation"] is None else f"eval_truncation_{report['truncation']}"
     with SummaryWriter(str(log_dir)) as writer:
         for name, value in report["metrics"].items():
-            writer.add_scalar(f"eval/{name}", value, global_step=step)
+            writer.add_scalar(f"{section}/{name}", value, global_step=step)
         for stem, image in figures.items():
-            writer.add_image(f"eval/{stem}", image, global_step=step)
-        settings = {key: report[key] for key in ("checkpoint", "num_samples", "feature_extractor", "seed")}
-        writer.add_text("eval/settings", f"```\n{json.dumps(settings, indent=2)}\n```", global_step=step)
+            writer.add_image(f"{section}/{stem}", image, global_step=step)
+        settings = {
+            key: report[key] for key in ("checkpoint", "num_samples", "feature_extractor", "seed", "truncation")
+        }
+        writer.add_text(f"{section}/settings", f"```\n{json.dumps(settings, indent=2)}\n```", global_step=step)
     return log_dir

@@ -74,7 +74,8 @@ class GANModule(L.LightningModule):
         self.generator = generator
         self.discriminator = discriminator
         self.loss = loss
-        self.tricks = list(tricks)
+        # the run's tricks, then the loss terms the architectures bring (ACGAN's classifier, BigGAN's orthogonality)
+        self.tricks = [*tricks, *generator.implied_tricks(), *discriminator.implied_tricks()]
         self.generator_optimizer = generator_optimizer
         self.discriminator_optimizer = discriminator_optimizer
         self.generator_scheduler = generator_scheduler
@@ -139,14 +140,29 @@ class GANModule(L.LightningModule):
 
     @torch.no_grad()
     def generate(self, z: Tensor, condition: dict[str, Tensor] | None = None) -> Tensor:
-        """Samples from :attr:`sampling_generator` in eval mode (batch norm uses running statistics)."""
+        """Samples from :attr:`sampling_generator` in eval mode (batch norm uses running statistics).
+
+        A class-conditional generator given no ``condition`` draws the classes in turn
+        (:meth:`~ganlab.models.base.Generator.default_condition`).
+        """
         generator = self.sampling_generator
+        if condition is None:
+            condition = self.generator.default_condition(z.shape[0])
         was_training = generator.training
         generator.eval()
         try:
-            return generator(z.to(self.device), **(condition or {}))
+            return generator(z.to(self.device), **{key: value.to(self.device) for key, value in condition.items()})
         finally:
             generator.train(was_training)
+
+    def sample_picture(self, z: Tensor, datamodule: Any) -> Tensor:
+        """A picture of samples from the latent codes ``z``, drawn by ``datamodule.render``.
+
+        An image grid (one row per class for a class-conditional generator, which then uses as
+        many of the codes as fill whole rows) or a scatter plot for 2-D data.
+        """
+        num, condition, per_row = self.generator.grid_condition(z.shape[0])
+        return datamodule.render(self.generate(z[:num], condition).cpu(), per_row)
 
     # -------------------------------------------------------------------------------------- training
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:

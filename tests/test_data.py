@@ -166,8 +166,10 @@ def test_train_dataloader_yields_dict_batches_covering_an_epoch():
     assert len(batches) == 640 // 64
     for batch in batches:
         assert isinstance(batch, dict)
-        assert set(batch) == {"real"}
+        assert set(batch) == {"real", "label"}  # a mixture's samples carry the mode they were drawn from
         assert batch["real"].shape == (64, 2)
+        nearest_centre = torch.cdist(batch["real"], dm.distribution.centers).argmin(dim=1)
+        assert torch.equal(batch["label"], nearest_centre)
     # shuffled, but one epoch is a permutation of the training set
     seen = torch.cat([b["real"] for b in batches])
     train = dm.train_set.tensors["real"]
@@ -184,6 +186,10 @@ def indices_of(loader: ResumableLoader) -> list[list[int]]:
     return [batch["index"].tolist() for batch in loader]
 
 
+def flat(batches: list[list[int]]) -> list[int]:
+    return [index for batch in batches for index in batch]
+
+
 def numbered(n: int, batch_size: int, seed: int, **kwargs) -> ResumableLoader:
     """A loader over the indices 0..n-1 (batches gathered whole, as the data modules do)."""
     dataset = TensorDictDataset({"index": torch.arange(n)})
@@ -196,7 +202,7 @@ def test_each_epoch_has_its_own_seeded_order_and_a_loader_resumes_at_its_next_ba
     loader.sampler.set_epoch(1)
     epoch1 = indices_of(loader)
     assert epoch0 == epoch0_again != epoch1
-    assert sorted(sum(epoch1, [])) == list(range(50))
+    assert sorted(flat(epoch1)) == list(range(50))
 
     iterator = iter(loader)
     served = [next(iterator)["index"].tolist() for _ in range(2)]
@@ -212,7 +218,7 @@ def test_each_epoch_has_its_own_seeded_order_and_a_loader_resumes_at_its_next_ba
 
 
 def test_ddp_processes_take_disjoint_shares_of_each_epoch():
-    shares = [sum(indices_of(numbered(40, 5, seed=0, num_replicas=2, rank=r)), []) for r in (0, 1)]
+    shares = [flat(indices_of(numbered(40, 5, seed=0, num_replicas=2, rank=r))) for r in (0, 1)]
     assert len(shares[0]) == len(shares[1]) == 20
     assert sorted(shares[0] + shares[1]) == list(range(40))
 

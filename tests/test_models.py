@@ -92,8 +92,8 @@ def test_dcgan_discriminator_rejects_unknown_norm():
 
 def test_dcgan_first_discriminator_layer_has_no_norm():
     disc = DCGANDiscriminator(channels=1, resolution=32, width=8)
-    assert isinstance(disc.net[0], nn.Conv2d)
-    assert isinstance(disc.net[1], nn.LeakyReLU)
+    assert isinstance(disc.body[0], nn.Conv2d)
+    assert isinstance(disc.body[1], nn.LeakyReLU)
 
 
 @pytest.mark.parametrize(
@@ -189,4 +189,4 @@ def test_maxout_takes_the_largest_of_its_pieces():
 def test_maxout_discriminator_shapes():
     discriminator = MLPDiscriminator([2], hidden_dims=[200, 200, 200], maxout_pieces=5)
     assert discriminator(torch.randn(7, 2)).shape == (7, 1)
-    assert discriminator.net[1][0].linear.out_features == 1000
+    assert discriminator.body[1][0].linear.out_features == 1000

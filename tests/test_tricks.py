@@ -244,7 +244,7 @@ def test_packing_needs_a_batch_divisible_by_m():
 def test_feature_matching_matches_the_mean_of_the_last_hidden_features(compose_train):
     module = GANModule.from_config(compose_train("tricks=[feature_matching]", "tricks.feature_matching.weight=2.0"))
     real, fake = torch.randn(32, 2), torch.randn(32, 2, requires_grad=True)
-    hidden = module.discriminator.net[:-1]  # flatten and the hidden stack: what enters the output layer
+    hidden = module.discriminator.features  # flatten and the hidden stack: what enters the output layer
     expected = 2.0 * ((hidden(real).mean(0) - hidden(fake).mean(0)) ** 2).sum()
     (value,) = module.tricks[0].generator_terms(StepContext(module, real, fake)).values()
     assert_close(value, expected)
@@ -253,7 +253,7 @@ def test_feature_matching_matches_the_mean_of_the_last_hidden_features(compose_t
 
 
 def test_feature_matching_names_the_layers_it_could_use(compose_train):
-    with pytest.raises(GanlabError, match=r"no layer 'nope'; choose one of net, net.0"):
+    with pytest.raises(GanlabError, match=r"no layer 'nope'; choose one of body, body.0"):
         GANModule.from_config(compose_train("tricks=[feature_matching]", "tricks.feature_matching.layer=nope"))
 
 
@@ -421,7 +421,7 @@ def test_madgan_losses_are_the_k_plus_1_class_cross_entropy():
     d_loss = module.loss.discriminator_loss(d_real, d_fake) + identification
     # by hand: the widened output layer's k + 1 logits, the last one "real"
     head = module.tricks[0].head.output_layer
-    features = module.discriminator.net[:-1]
+    features = module.discriminator.features
     log_p_real, log_p_fake = (torch.log_softmax(head(features(x)), dim=1) for x in (real, fake))
     made_by = torch.tensor([0, 0, 1, 1, 2, 2])
     expected = -log_p_real[:, k].mean() - log_p_fake[torch.arange(6), made_by].mean()
@@ -511,5 +511,5 @@ def test_pacgan_protocol_experiment_matches_the_paper_and_packs(compose_train):
     assert cfg.optim.betas == [0.8, 0.999] and cfg.optim.lr == 1e-4 and cfg.generator_steps == 400_000
     cfg.generator_steps = 10
     trainer, module = fit(cfg)
-    assert module.discriminator.net[1][0].linear.in_features == 2 * 4  # packed maxout input
+    assert module.discriminator.body[1][0].linear.in_features == 2 * 4  # packed maxout input
     assert torch.isfinite(trainer.callback_metrics["train/d_loss"])

@@ -50,7 +50,7 @@ class SampleGrid(L.Callback):
     @rank_zero_only
     def _draw(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         step = pl_module.generator_steps
-        picture = trainer.datamodule.render(pl_module.generate(self.fixed_z).cpu())
+        picture = pl_module.sample_picture(self.fixed_z, trainer.datamodule)
         for logger in trainer.loggers:
             if isinstance(logger, TensorBoardLogger):
                 logger.experiment.add_image("samples", picture, global_step=step)

@@ -152,6 +152,10 @@ class GANDataModule(L.LightningDataModule):
         order = torch.randperm(len(real), generator=torch.Generator().manual_seed(self.real_order_seed))
         return real[order[:num]]
 
-    def render(self, samples: Tensor) -> Tensor:
-        """A picture of ``samples`` as a ``(3, H, W)`` float image in [0, 1]."""
+    def render(self, samples: Tensor, per_row: int | None = None) -> Tensor:
+        """A picture of ``samples`` as a ``(3, H, W)`` float image in [0, 1].
+
+        ``per_row``: samples per row of an image grid (one row per class for conditional models);
+        ``None`` lets the data module choose.
+        """
         raise NotImplementedError

@@ -90,5 +90,5 @@ class TorchvisionImages(GANDataModule):
             self.train_set = self._load(train=True)
             self.test_set = self._load(train=False)
 
-    def render(self, samples: Tensor) -> Tensor:
-        return image_grid(samples)
+    def render(self, samples: Tensor, per_row: int | None = None) -> Tensor:
+        return image_grid(samples, per_row)

@@ -25,8 +25,12 @@ class GaussianMixture2D:
 
     def sample(self, num: int, rng: torch.Generator) -> Tensor:
         """``(num, 2)`` samples, modes drawn uniformly."""
+        return self.sample_labelled(num, rng)["real"]
+
+    def sample_labelled(self, num: int, rng: torch.Generator) -> dict[str, Tensor]:
+        """``{"real": (num, 2) samples, "label": (num,) index of the mode each was drawn from}``."""
         modes = torch.randint(len(self.centers), (num,), generator=rng)
-        return self.centers[modes] + self.std * torch.randn(num, 2, generator=rng)
+        return {"real": self.centers[modes] + self.std * torch.randn(num, 2, generator=rng), "label": modes}
 
     @property
     def extent(self) -> float:
@@ -110,10 +114,16 @@ class Toy2DDataModule(GANDataModule):
         if self.train_set is not None:
             return
         rng = torch.Generator().manual_seed(self.data_seed)
-        self.train_set = TensorDictDataset({"real": self.distribution.sample(self.num_train, rng)})
-        self.test_set = TensorDictDataset({"real": self.distribution.sample(self.num_test, rng)})
+        # mixtures label each sample with its mode, for class-conditional models; the Swiss roll has no classes
+        draw = getattr(self.distribution, "sample_labelled", None)
+        if draw is None:
+            self.train_set = TensorDictDataset({"real": self.distribution.sample(self.num_train, rng)})
+            self.test_set = TensorDictDataset({"real": self.distribution.sample(self.num_test, rng)})
+        else:
+            self.train_set = TensorDictDataset(draw(self.num_train, rng))
+            self.test_set = TensorDictDataset(draw(self.num_test, rng))
 
-    def render(self, samples: Tensor) -> Tensor:
+    def render(self, samples: Tensor, per_row: int | None = None) -> Tensor:
         return scatter_image(
             samples,
             centers=self.distribution.centers,

@@ -3,5 +3,15 @@
 from ganlab.models.base import Discriminator, Generator
 from ganlab.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from ganlab.models.mlp import MLPDiscriminator, MLPGenerator
+from ganlab.models.resnet import ResNetDiscriminator, ResNetGenerator
 
-__all__ = ["DCGANDiscriminator", "DCGANGenerator", "Discriminator", "Generator", "MLPDiscriminator", "MLPGenerator"]
+__all__ = [
+    "DCGANDiscriminator",
+    "DCGANGenerator",
+    "Discriminator",
+    "Generator",
+    "MLPDiscriminator",
+    "MLPGenerator",
+    "ResNetDiscriminator",
+    "ResNetGenerator",
+]

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from torch import Tensor, nn
 
-from ganlab.models.base import Discriminator, Generator, init_normal
+from ganlab.models.base import Discriminator, Generator, init_normal, with_onehot
 
 _ACTIVATIONS = {"identity": nn.Identity, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
 
@@ -39,6 +39,8 @@ class MLPGenerator(Generator):
         batch_norm: batch norm after each hidden linear layer.
         output_activation: ``identity``, ``tanh`` or ``sigmoid``.
         init_std: std of the N(0, std) weight initialisation; ``None`` keeps PyTorch's default.
+        num_classes: classes of the ``label`` input, joined to z as one-hot (Mirza & Osindero 2014);
+            0 for an unconditional generator.
     """
 
     def __init__(
@@ -49,16 +51,17 @@ class MLPGenerator(Generator):
         batch_norm: bool = False,
         output_activation: str = "identity",
         init_std: float | None = None,
+        num_classes: int = 0,
     ) -> None:
-        super().__init__(latent_dim)
+        super().__init__(latent_dim, num_classes)
         self.data_shape = tuple(int(d) for d in data_shape)
-        body, width = _hidden_stack(self.latent_dim, hidden_dims, nn.ReLU, batch_norm)
+        body, width = _hidden_stack(self.latent_dim + self.num_classes, hidden_dims, nn.ReLU, batch_norm)
         self.net = nn.Sequential(body, nn.Linear(width, math.prod(self.data_shape)), _ACTIVATIONS[output_activation]())
         if init_std is not None:
             init_normal(self, init_std)
 
-    def forward(self, z: Tensor) -> Tensor:
-        return self.net(z).view(z.shape[0], *self.data_shape)
+    def forward(self, z: Tensor, label: Tensor | None = None) -> Tensor:
+        return self.net(with_onehot(z, label, self.num_classes)).view(z.shape[0], *self.data_shape)
 
 
 class Maxout(nn.Module):
@@ -77,7 +80,7 @@ class Maxout(nn.Module):
 
 
 class MLPDiscriminator(Discriminator):
-    """``x -> flatten -> [Linear -> LeakyReLU(0.2)] x L -> Linear -> logit``; ``(N, *data_shape) -> (N, 1)``.
+    """``x -> flatten -> [Linear -> LeakyReLU(0.2)] x L (= φ(x)) -> Linear -> logit``; ``(N, *data_shape) -> (N, 1)``.
 
     With ``maxout_pieces`` the hidden layers are maxout units instead (the GAN and PacGAN papers'
     discriminator for 2-D mixtures).
@@ -87,6 +90,7 @@ class MLPDiscriminator(Discriminator):
         hidden_dims: width of each hidden layer.
         init_std: std of the N(0, std) weight initialisation; ``None`` keeps PyTorch's default.
         maxout_pieces: k of :class:`Maxout` hidden layers; ``None`` for LeakyReLU layers.
+        extra_input_channels: input features beyond the sample's (one-hot labels of ``concat`` conditioning).
     """
 
     def __init__(
@@ -95,18 +99,21 @@ class MLPDiscriminator(Discriminator):
         hidden_dims: Sequence[int] = (128, 128, 128),
         init_std: float | None = None,
         maxout_pieces: int | None = None,
+        extra_input_channels: int = 0,
     ) -> None:
         super().__init__()
-        in_dim = math.prod(int(d) for d in data_shape)
+        in_dim = math.prod(int(d) for d in data_shape) + extra_input_channels
         if maxout_pieces:
             widths = [in_dim, *hidden_dims]
             body: nn.Module = nn.Sequential(*(Maxout(a, b, maxout_pieces) for a, b in itertools.pairwise(widths)))
             width = widths[-1]
         else:
             body, width = _hidden_stack(in_dim, hidden_dims, lambda: nn.LeakyReLU(0.2), batch_norm=False)
-        self.net = nn.Sequential(nn.Flatten(), body, nn.Linear(width, 1))
+        self.body = nn.Sequential(nn.Flatten(), body)
+        self.feature_dim = width
+        self.head = nn.Linear(width, 1)
         if init_std is not None:
             init_normal(self, init_std)
 
-    def forward(self, x: Tensor) -> Tensor:
-        return self.net(x)
+    def features(self, x: Tensor) -> Tensor:
+        return self.body(x)

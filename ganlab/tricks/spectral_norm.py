@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from torch import nn
+from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import spectral_norm
 
 from ganlab.tricks.base import Trick
@@ -21,7 +22,8 @@ class SpectralNorm(Trick):
     :math:`\sigma(W)` is W's largest singular value, estimated by power iteration carried over from
     step to step (``n_power_iterations`` per forward pass in training mode), so each layer, and with
     1-Lipschitz activations all of D, is at most 1-Lipschitz. Applied with PyTorch's
-    ``torch.nn.utils.parametrizations.spectral_norm`` to every linear and convolution layer of D.
+    ``torch.nn.utils.parametrizations.spectral_norm`` to every linear and convolution layer of D
+    that is not already normalised (or otherwise parametrised).
 
     Args:
         n_power_iterations: power iterations per training forward pass (1 in the paper).
@@ -32,5 +34,6 @@ class SpectralNorm(Trick):
 
     def setup(self, module: GANModule) -> None:
         for layer in list(module.discriminator.modules()):
-            if isinstance(layer, _LAYERS):
+            # architectures that normalise their own layers (resnet, biggan) are not normalised twice
+            if isinstance(layer, _LAYERS) and not parametrize.is_parametrized(layer, "weight"):
                 spectral_norm(layer, n_power_iterations=self.n_power_iterations)
