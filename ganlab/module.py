@@ -75,7 +75,10 @@ class GANModule(L.LightningModule):
         self.discriminator = discriminator
         self.loss = loss
         # the run's tricks, then the loss terms the architectures bring (ACGAN's classifier, BigGAN's orthogonality)
-        self.tricks = [*tricks, *generator.implied_tricks(), *discriminator.implied_tricks()]
+        # (a trick the user listed too keeps the user's settings and counts once)
+        listed = {type(trick) for trick in tricks}
+        implied = [t for t in (*generator.implied_tricks(), *discriminator.implied_tricks()) if type(t) not in listed]
+        self.tricks = [*tricks, *implied]
         self.generator_optimizer = generator_optimizer
         self.discriminator_optimizer = discriminator_optimizer
         self.generator_scheduler = generator_scheduler

@@ -1,11 +1,14 @@
 """Generator and discriminator networks; each family is selected with ``model=<name>``."""
 
 from ganlab.models.base import Discriminator, Generator
+from ganlab.models.biggan import BigGANDiscriminator, BigGANGenerator
 from ganlab.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from ganlab.models.mlp import MLPDiscriminator, MLPGenerator
 from ganlab.models.resnet import ResNetDiscriminator, ResNetGenerator
 
 __all__ = [
+    "BigGANDiscriminator",
+    "BigGANGenerator",
     "DCGANDiscriminator",
     "DCGANGenerator",
     "Discriminator",

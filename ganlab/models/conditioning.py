@@ -21,6 +21,8 @@ import torch
 import torch.nn.functional as F
 from hydra.utils import get_class
 from torch import Tensor, nn
+from torch.nn.utils import parametrize
+from torch.nn.utils.parametrizations import spectral_norm
 
 from ganlab.errors import GanlabError
 from ganlab.models.base import Discriminator
@@ -78,6 +80,12 @@ class _ConditionedDiscriminator(Discriminator):
         self.num_classes = int(num_classes)
         self.feature_dim = net.feature_dim
 
+    def _normalised_like_head(self, layer: nn.Module) -> nn.Module:
+        """``layer``, spectrally normalised if the network's head is (SNGAN and BigGAN normalise class layers too)."""
+        if parametrize.is_parametrized(self.net.head, "weight"):
+            return spectral_norm(layer)
+        return layer
+
     @property
     def head(self) -> nn.Module:
         # looked up each time: a trick may replace the network's head layer (minibatch discrimination)
@@ -101,8 +109,9 @@ class ProjectionDiscriminator(_ConditionedDiscriminator):
 
     def __init__(self, net: Discriminator, num_classes: int) -> None:
         super().__init__(net, num_classes)
-        self.embedding = nn.Embedding(num_classes, self.feature_dim)
-        nn.init.xavier_uniform_(self.embedding.weight)
+        embedding = nn.Embedding(num_classes, self.feature_dim)
+        nn.init.xavier_uniform_(embedding.weight)
+        self.embedding = self._normalised_like_head(embedding)
 
     def forward(self, x: Tensor, label: Tensor) -> Tensor:
         phi = self.features(x)
@@ -124,7 +133,7 @@ class AuxiliaryClassifierDiscriminator(_ConditionedDiscriminator):
 
     def __init__(self, net: Discriminator, num_classes: int, weight: float = 1.0) -> None:
         super().__init__(net, num_classes)
-        self.classifier = nn.Linear(self.feature_dim, num_classes)
+        self.classifier = self._normalised_like_head(nn.Linear(self.feature_dim, num_classes))
         self.weight = float(weight)
         self._recent: list[tuple[Tensor, Tensor]] = []
 

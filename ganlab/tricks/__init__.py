@@ -10,6 +10,7 @@ from ganlab.tricks.instance_noise import InstanceNoise
 from ganlab.tricks.labels import LabelSmoothing, NoisyLabels
 from ganlab.tricks.minibatch import MinibatchDiscrimination, MinibatchStdDev
 from ganlab.tricks.multi_generator import MADGAN
+from ganlab.tricks.orthogonal import OrthogonalRegularization
 from ganlab.tricks.packing import Packing
 from ganlab.tricks.replay_buffer import ReplayBuffer
 from ganlab.tricks.spectral_norm import SpectralNorm
@@ -28,6 +29,7 @@ __all__ = [
     "MinibatchDiscrimination",
     "MinibatchStdDev",
     "NoisyLabels",
+    "OrthogonalRegularization",
     "Packing",
     "ReplayBuffer",
     "SpectralNorm",
