@@ -5,6 +5,7 @@ from ganlab.models.biggan import BigGANDiscriminator, BigGANGenerator
 from ganlab.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from ganlab.models.mlp import MLPDiscriminator, MLPGenerator
 from ganlab.models.resnet import ResNetDiscriminator, ResNetGenerator
+from ganlab.models.stylegan import StyleGANDiscriminator, StyleGANGenerator
 
 __all__ = [
     "BigGANDiscriminator",
@@ -17,4 +18,6 @@ __all__ = [
     "MLPGenerator",
     "ResNetDiscriminator",
     "ResNetGenerator",
+    "StyleGANDiscriminator",
+    "StyleGANGenerator",
 ]
