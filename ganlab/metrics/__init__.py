@@ -1,6 +1,7 @@
 """Metrics of generated samples, shared by ``ganlab eval`` and training."""
 
 from ganlab.metrics.base import FeatureMetric, FeatureSetMetric, Findings, LatentProbe, SampleMetric
+from ganlab.metrics.classification_accuracy import ClassificationAccuracyScore
 from ganlab.metrics.features import FeatureExtractor, Flatten, InceptionFeatures
 from ganlab.metrics.fid import FrechetInceptionDistance
 from ganlab.metrics.inception_score import InceptionScore
@@ -11,6 +12,7 @@ from ganlab.metrics.modes import ModeCoverage
 from ganlab.metrics.nearest_neighbours import DensityCoverage, OneNearestNeighbourAccuracy, PrecisionRecall
 
 __all__ = [
+    "ClassificationAccuracyScore",
     "DensityCoverage",
     "FeatureExtractor",
     "FeatureMetric",
