@@ -9,10 +9,18 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, open_dict
 
 from ganlab.config import config_dir, register_resolvers
+
+# Under pytest-xdist each of the two workers, and every CLI run it starts, computes on one thread:
+# two workers of two threads each would fight over two cores, and an in-process run compared
+# bit for bit with a CLI run must use the same thread count.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ["OMP_NUM_THREADS"] = "1"
+    torch.set_num_threads(1)
 
 REPO = Path(__file__).resolve().parents[1]
 # Test data and the FID Inception weights live beside the checkout (see ../shared/README.md);

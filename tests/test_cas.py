@@ -69,5 +69,5 @@ def test_cas_is_the_real_data_score_for_samples_of_the_asked_class_and_chance_or
 
 
 def test_cas_needs_a_class_conditional_generator(ring):
-    with pytest.raises(GanlabError, match="model.conditioning"):
+    with pytest.raises(GanlabError, match=r"model\.conditioning"):
         ClassificationAccuracyScore().run(module_with(MLPGenerator(4, [2])), ring, seed=0)

@@ -71,6 +71,38 @@ def test_acgan_discriminator_score_ignores_the_label_and_its_classifier_reuses_t
     assert [type(t).__name__ for t in d.implied_tricks()] == ["AuxiliaryClassifierLoss"]
 
 
+@pytest.mark.parametrize("conditioning", ["none", "concat", "acgan", "projection"])
+@pytest.mark.parametrize(
+    "network",
+    [
+        "dcgan.DCGANDiscriminator",
+        "resnet.ResNetDiscriminator",
+        "biggan.BigGANDiscriminator",
+        "stylegan.StyleGANDiscriminator",
+    ],
+)
+def test_every_conditioning_wraps_every_image_discriminator(network, conditioning):
+    torch.manual_seed(0)
+    disc = conditional_discriminator(f"ganlab.models.{network}", conditioning, 10, channels=1, resolution=28, width=8)
+    expected = {
+        "none": type(disc),
+        "concat": InputConcatDiscriminator,
+        "acgan": AuxiliaryClassifierDiscriminator,
+        "projection": ProjectionDiscriminator,
+    }[conditioning]
+    assert type(disc) is expected and disc.condition_keys == (() if conditioning == "none" else ("label",))
+    x, label = torch.randn(4, 1, 28, 28), torch.tensor([0, 3, 3, 9])
+    condition = {key: label for key in disc.condition_keys}
+    scores = disc(x, **condition)
+    assert scores.shape == (4, 1) and torch.isfinite(scores).all()
+    first_layer = next(m for m in disc.modules() if isinstance(m, torch.nn.Conv2d))
+    assert first_layer.in_channels == (11 if conditioning == "concat" else 1)
+    if conditioning == "acgan":
+        assert disc.class_logits(x).shape == (4, 10)
+    if conditioning in ("concat", "projection"):  # the label enters the score
+        assert (disc(x, label=(label + 1) % 10) - scores).abs().max() > 1e-6
+
+
 @pytest.mark.parametrize(
     "generator",
     [MLPGenerator(4, [2], hidden_dims=[8], num_classes=8), DCGANGenerator(4, 1, 28, width=8, num_classes=10)],

@@ -16,10 +16,7 @@ from ganlab.losses import NonSaturatingLoss
 from ganlab.models.base import Generator
 from ganlab.models.biggan import BigGANDiscriminator, BigGANGenerator, SelfAttention, attention_position
 from ganlab.models.conditioning import (
-    AuxiliaryClassifierDiscriminator,
-    InputConcatDiscriminator,
     ProjectionDiscriminator,
-    conditional_discriminator,
 )
 from ganlab.module import GANModule
 from ganlab.tricks import OrthogonalRegularization, StepContext
@@ -380,33 +377,6 @@ def test_first_discriminator_block_sees_the_raw_image():
     disc = BigGANDiscriminator(width=8)
     assert [block.preactivation for block in disc.blocks] == [False, True, True]
     assert isinstance(disc.blocks[-1].shortcut, nn.Identity)  # BigGAN's last block keeps channels and size
-
-
-@pytest.mark.parametrize(
-    ("conditioning", "kind"),
-    [
-        ("none", BigGANDiscriminator),
-        ("concat", InputConcatDiscriminator),
-        ("acgan", AuxiliaryClassifierDiscriminator),
-        ("projection", ProjectionDiscriminator),
-    ],
-)
-def test_every_conditioning_of_the_discriminator(conditioning, kind):
-    torch.manual_seed(0)
-    disc = conditional_discriminator(
-        network="ganlab.models.biggan.BigGANDiscriminator",
-        conditioning=conditioning,
-        num_classes=10,
-        channels=1,
-        resolution=28,
-        width=8,
-    )
-    assert type(disc) is kind
-    x = torch.randn(4, 1, 28, 28)
-    condition = {"label": torch.tensor([0, 1, 2, 3])} if disc.condition_keys else {}
-    assert disc(x, **condition).shape == (4, 1)
-    if conditioning in ("concat", "projection"):  # the score depends on the label
-        assert not torch.allclose(disc(x, label=torch.tensor([4, 5, 6, 7])), disc(x, **condition))
 
 
 # --- config and training --------------------------------------------------------------------------------------------

@@ -9,10 +9,7 @@ from torch import nn
 from torch.nn.utils import parametrize
 
 from ganlab.models.conditioning import (
-    AuxiliaryClassifierDiscriminator,
-    InputConcatDiscriminator,
     ProjectionDiscriminator,
-    conditional_discriminator,
 )
 from ganlab.models.resnet import (
     ConditionalBatchNorm2d,
@@ -189,38 +186,6 @@ def test_conditional_generator_needs_a_label():
     with pytest.raises(ValueError, match=r"class-conditional \(num_classes=10\): pass label"):
         gen(torch.randn(2, LATENT))
     assert gen(torch.randn(4, LATENT), **gen.default_condition(4)).shape == (4, 1, 28, 28)
-
-
-@pytest.mark.parametrize(
-    ("conditioning", "wrapper"),
-    [
-        ("none", ResNetDiscriminator),
-        ("concat", InputConcatDiscriminator),
-        ("acgan", AuxiliaryClassifierDiscriminator),
-        ("projection", ProjectionDiscriminator),
-    ],
-)
-def test_every_conditioning_wraps_the_resnet_discriminator(conditioning, wrapper):
-    torch.manual_seed(0)
-    disc = conditional_discriminator(
-        network="ganlab.models.resnet.ResNetDiscriminator",
-        conditioning=conditioning,
-        num_classes=10,
-        channels=1,
-        resolution=28,
-        width=WIDTH,
-    )
-    assert type(disc) is wrapper
-    x, label = torch.randn(4, 1, 28, 28), torch.arange(4)
-    condition = {key: label for key in disc.condition_keys}
-    assert disc.condition_keys == (() if conditioning == "none" else ("label",))
-    scores = disc(x, **condition)
-    assert scores.shape == (4, 1) and torch.isfinite(scores).all()
-    assert disc.feature_dim == WIDTH
-    if conditioning == "acgan":
-        assert disc.class_logits(x).shape == (4, 10)
-    if conditioning in ("concat", "projection"):  # the label enters the score
-        assert (disc(x, label=label + 1) - scores).abs().max() > 1e-6
 
 
 # --- config and training -------------------------------------------------------------------------------------------
