@@ -3,6 +3,8 @@ ACGAN's classifier learns, and conditional samples are laid out one row per clas
 
 from __future__ import annotations
 
+import functools
+
 import pytest
 import torch
 from hydra.errors import InstantiationException
@@ -12,6 +14,8 @@ from torch.testing import assert_close
 
 from ganlab.data import Ring, Toy2DDataModule
 from ganlab.errors import GanlabError
+from ganlab.losses import NonSaturatingLoss
+from ganlab.metrics.latent import generate_images
 from ganlab.models import DCGANGenerator, MLPGenerator
 from ganlab.models.conditioning import (
     AuxiliaryClassifierDiscriminator,
@@ -160,3 +164,19 @@ def test_conditional_samples_are_drawn_one_row_per_class_and_scored_with_every_c
     assert (num, per_row) == (60, 6) and condition["label"][::6].tolist() == list(range(10))
     assert MLPGenerator(4, [2]).grid_condition(64) == (64, {}, None)
     assert generator.default_condition(10)["label"].tolist() == [0, 1, 2, 3, 4, 5, 6, 7, 0, 1]
+
+
+def test_a_latent_walk_of_a_conditional_generator_keeps_one_class_per_walk():
+    torch.manual_seed(0)
+    generator = DCGANGenerator(4, 1, 28, width=8, num_classes=10)
+    module = GANModule(
+        generator=generator,
+        discriminator=conditional_discriminator(DCGAN_D, "projection", 10, channels=1, resolution=28, width=8),
+        loss=NonSaturatingLoss(),
+        generator_optimizer=functools.partial(torch.optim.Adam),
+        discriminator_optimizer=functools.partial(torch.optim.Adam),
+    )
+    z = generator.sample_latent(1).repeat(6, 1)  # one code, three walks of two steps
+    images = generate_images(module, z, "interpolation", per_class=2)
+    assert torch.equal(images[0], images[1]) and torch.equal(images[2], images[3])  # same class along a walk
+    assert not torch.equal(images[1], images[2])  # the next walk, the next class

@@ -73,9 +73,16 @@ def slerp(a: Tensor, b: Tensor, t: Tensor | float) -> Tensor:
 INTERPOLATIONS: dict[str, Callable[[Tensor, Tensor, Tensor | float], Tensor]] = {"linear": lerp, "spherical": slerp}
 
 
-def generate_images(module: GANModule, z: Tensor, probe: str) -> Tensor:
-    """``G(z)`` on the CPU, ``(N, C, H, W)`` in [-1, 1]; refuses generators of 2-D points, which have no pictures."""
-    samples = module.generate(z).cpu()
+def generate_images(module: GANModule, z: Tensor, probe: str, per_class: int = 1) -> Tensor:
+    """``G(z)`` on the CPU, ``(N, C, H, W)`` in [-1, 1]; refuses generators of 2-D points, which have no pictures.
+
+    A class-conditional generator draws the classes in turn, ``per_class`` consecutive codes each
+    (a walk of ``per_class`` steps keeps one class, so only z changes along it).
+    """
+    condition = None
+    if module.generator.num_classes:
+        condition = {"label": (torch.arange(len(z)) // per_class) % module.generator.num_classes}
+    samples = module.generate(z, condition).cpu()
     if samples.ndim != 4:
         raise GanlabError(
             f"{probe} needs an image dataset, but this generator makes samples of shape {tuple(samples.shape[1:])}: "
@@ -147,7 +154,8 @@ class LatentWalk(LatentProbe):
         figures = {}
         for mode in self.modes:
             z = INTERPOLATIONS[mode](start, end, t).flatten(0, 1)  # row-major: walk after walk
-            figures[f"interpolation_{mode}"] = image_grid(generate_images(module, z, "interpolation"), self.steps)
+            walks = generate_images(module, z, "interpolation", per_class=self.steps)
+            figures[f"interpolation_{mode}"] = image_grid(walks, self.steps)
         return Findings(figures=figures)
 
 
