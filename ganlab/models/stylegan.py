@@ -34,13 +34,7 @@ _SLOPE = 0.2
 
 def _resolutions(resolution: int) -> list[int]:
     """Feature-map sides from the base to ``resolution``: 28 -> [7, 14, 28], 32 -> [4, 8, 16, 32]."""
-    try:
-        base, k = stride2_layers(resolution)
-    except ValueError:
-        raise ValueError(
-            f"StyleGAN cannot build resolution {resolution}: use a size base*2^k with base in 4..8, "
-            "e.g. 28, 32 or 64 (set dataset.resolution)"
-        ) from None
+    base, k = stride2_layers(resolution)
     return [base * 2**i for i in range(k + 1)]
 
 
