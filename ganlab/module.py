@@ -170,7 +170,7 @@ class GANModule(L.LightningModule):
     # -------------------------------------------------------------------------------------- training
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
         opt_g, opt_d = self.optimizers()
-        real = batch["real"]
+        real = self.generator.discriminator_view(batch["real"])
         g_condition = {key: batch[key] for key in self.generator.condition_keys}
         d_condition = {key: batch[key] for key in self.discriminator.condition_keys}
         logs: dict[str, Tensor] = {}

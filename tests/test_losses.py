@@ -325,6 +325,31 @@ def test_column_and_flat_logits_give_the_same_loss(loss):
 
 
 @pytest.mark.parametrize("loss", ALL_LOSSES, ids=loss_id)
+def test_several_scores_per_sample_give_the_mean_of_each_scores_loss(loss):
+    # LAPGAN scores each pyramid level, a PatchGAN each patch: every score column plays its own game
+    torch.manual_seed(0)
+    real, fake = torch.randn(5, 3), torch.randn(5, 3)
+    columns = range(real.shape[1])
+    assert_close(
+        loss.discriminator_loss(real, fake),
+        torch.stack([loss.discriminator_loss(real[:, [c]], fake[:, [c]]) for c in columns]).mean(),
+    )
+    assert_close(
+        loss.generator_loss(fake, real),
+        torch.stack([loss.generator_loss(fake[:, [c]], real[:, [c]]) for c in columns]).mean(),
+    )
+
+
+@pytest.mark.parametrize("loss", [MinimaxLoss(), LeastSquaresLoss()], ids=loss_id)
+def test_per_sample_soft_targets_apply_to_every_score_of_the_sample(loss):
+    torch.manual_seed(0)
+    real, fake = torch.randn(4, 3), torch.randn(4, 3)
+    targets = {"real_targets": torch.tensor([0.9, 1.0, 0.8, 0.7]), "fake_targets": torch.tensor([0.0, 0.1, 0.0, 0.2])}
+    per_column = [loss.discriminator_loss(real[:, [c]], fake[:, [c]], **targets) for c in range(3)]
+    assert_close(loss.discriminator_loss(real, fake, **targets), torch.stack(per_column).mean())
+
+
+@pytest.mark.parametrize("loss", ALL_LOSSES, ids=loss_id)
 def test_half_precision_logits_give_float32_losses(loss):
     d = loss.discriminator_loss(logits(REAL).bfloat16(), logits(FAKE).bfloat16())
     g = loss.generator_loss(logits(FAKE).half(), logits(REAL).half())

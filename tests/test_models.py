@@ -7,8 +7,7 @@ import torch
 from torch import nn
 
 from ganlab.models import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
-from ganlab.models.base import init_normal
-from ganlab.models.dcgan import stride2_layers
+from ganlab.models.base import init_normal, stride2_layers
 from ganlab.models.mlp import Maxout
 
 LATENT = 16

@@ -19,6 +19,7 @@ from ganlab.errors import GanlabError
 from ganlab.losses import LeastSquaresLoss, NonSaturatingLoss
 from ganlab.models.dcgan import DCGANDiscriminator
 from ganlab.models.mlp import MLPDiscriminator, MLPGenerator
+from ganlab.models.stylegan import StyleGANGenerator
 from ganlab.module import GANModule
 from ganlab.tricks import (
     EMA,
@@ -397,6 +398,21 @@ def test_multi_generator_sends_each_block_of_the_batch_through_its_own_generator
     for name, weight in first.items():  # a new draw of the same initial values, not the same network
         assert_close(second[name].flatten().sort().values, weight.flatten().sort().values)
     assert not torch.equal(first["net.0.0.weight"], second["net.0.0.weight"])
+
+
+def test_multi_generator_passes_truncation_and_classes_on_to_its_generators():
+    torch.manual_seed(0)
+    stylegan = StyleGANGenerator(latent_dim=8, channels=1, resolution=28, width=8, w_dim=8, num_classes=3)
+    generators = MultiGenerator(stylegan, k=2).eval()
+    num, condition, per_row = generators.grid_condition(6)  # one row per class, as the inner generator draws
+    assert (num, condition["label"].tolist(), per_row) == (6, [0, 0, 1, 1, 2, 2], 2)
+    generators.truncation = 0.0  # StyleGAN truncates in w, inside each network: psi = 0 gives every z the mean w
+    assert [g.truncation for g in generators.generators] == [0.0, 0.0]
+    with torch.no_grad():
+        images = generators(generators.sample_latent(4), label=torch.zeros(4, dtype=torch.long))
+    assert_close(images[0], images[1])  # generator 0's two samples
+    assert_close(images[2], images[3])  # generator 1's
+    assert (images[0] - images[2]).abs().max() > 1e-4
 
 
 def madgan_module(k: int) -> GANModule:

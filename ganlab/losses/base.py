@@ -14,11 +14,12 @@ class GANLoss:
     """An adversarial objective, written as the two losses that the two players minimise.
 
     Subclasses implement :meth:`discriminator_loss` and :meth:`generator_loss` on raw
-    discriminator outputs (logits, or critic values for Wasserstein losses) of shape ``(N, 1)``
-    or ``(N,)``, and may add a regulariser in :meth:`penalty` that needs the discriminator itself
-    (a gradient penalty, say), and act on the discriminator after each of its updates in
-    :meth:`after_discriminator_step` (weight clipping). The training step calls all of these; it
-    never asks which loss it has.
+    discriminator outputs (logits, or critic values for Wasserstein losses) of shape ``(N, 1)``,
+    ``(N,)`` or ``(N, ...)`` for several scores per sample (LAPGAN's one per pyramid level, a
+    PatchGAN's map), averaged over all of them. They may add a regulariser that needs the
+    discriminator itself in :meth:`penalty` (a gradient penalty, say), and act on the
+    discriminator after each of its updates in :meth:`after_discriminator_step` (weight
+    clipping). The training step calls all of these; it never asks which loss it has.
     """
 
     supports_soft_labels: bool = False
@@ -60,3 +61,8 @@ class GANLoss:
 def as_float32(*logits: Tensor) -> tuple[Tensor, ...]:
     """Losses are computed in float32 even when the networks run in bf16/fp16 autocast."""
     return tuple(x.float() for x in logits)
+
+
+def per_sample(targets: Tensor, logits: Tensor) -> Tensor:
+    """Per-sample ``targets`` of shape ``(N,)`` spread over every score of logits shaped ``(N, ...)``."""
+    return targets.float().reshape(-1, *([1] * (logits.dim() - 1))).expand_as(logits)

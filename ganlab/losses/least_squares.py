@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from ganlab.losses.base import GANLoss, as_float32
+from ganlab.losses.base import GANLoss, as_float32, per_sample
 
 
 class LeastSquaresLoss(GANLoss):
@@ -45,7 +45,7 @@ class LeastSquaresLoss(GANLoss):
         return 0.5 * ((real_logits - real_goal) ** 2).mean() + 0.5 * ((fake_logits - fake_goal) ** 2).mean()
 
     def _goal(self, targets: Tensor, logits: Tensor) -> Tensor:
-        return self.a + targets.float().reshape(logits.shape) * (self.b - self.a)
+        return self.a + per_sample(targets, logits) * (self.b - self.a)
 
     def generator_loss(self, fake_logits: Tensor, real_logits: Tensor | None = None) -> Tensor:
         (fake_logits,) = as_float32(fake_logits)

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ganlab.losses.base import GANLoss, as_float32
+from ganlab.losses.base import GANLoss, as_float32, per_sample
 
 
 class MinimaxLoss(GANLoss):
@@ -41,13 +41,11 @@ class MinimaxLoss(GANLoss):
     ) -> Tensor:
         """With soft targets t the log loss is the cross-entropy -t log D - (1 - t) log(1 - D) per sample."""
         real_logits, fake_logits = as_float32(real_logits, fake_logits)
-        real_targets = torch.ones_like(real_logits) if real_targets is None else real_targets.reshape(real_logits.shape)
-        fake_targets = (
-            torch.zeros_like(fake_logits) if fake_targets is None else fake_targets.reshape(fake_logits.shape)
+        real_targets = torch.ones_like(real_logits) if real_targets is None else per_sample(real_targets, real_logits)
+        fake_targets = torch.zeros_like(fake_logits) if fake_targets is None else per_sample(fake_targets, fake_logits)
+        return F.binary_cross_entropy_with_logits(real_logits, real_targets) + F.binary_cross_entropy_with_logits(
+            fake_logits, fake_targets
         )
-        return F.binary_cross_entropy_with_logits(
-            real_logits, real_targets.float()
-        ) + F.binary_cross_entropy_with_logits(fake_logits, fake_targets.float())
 
     def generator_loss(self, fake_logits: Tensor, real_logits: Tensor | None = None) -> Tensor:
         (fake_logits,) = as_float32(fake_logits)

@@ -42,7 +42,7 @@ class RelativisticAverageLoss(GANLoss):
 
     Unlike the other losses the generator's loss involves real samples, so the generator step also
     computes :math:`C(x_r)` (:attr:`generator_needs_real_logits`). Batch means stand in for the
-    expectations inside :math:`\tilde D`.
+    expectations inside :math:`\tilde D`, one per score where D gives several per sample.
 
     Args:
         variant: ``nsgan``, ``lsgan`` or ``hinge``.
@@ -65,8 +65,8 @@ class RelativisticAverageLoss(GANLoss):
     def _game(self, winner_logits: Tensor, loser_logits: Tensor) -> Tensor:
         """The loss of the player who wants ``winner`` judged more real than ``loser``."""
         winner_logits, loser_logits = as_float32(winner_logits, loser_logits)
-        winner_relative = winner_logits - loser_logits.mean()
-        loser_relative = loser_logits - winner_logits.mean()
+        winner_relative = winner_logits - loser_logits.mean(dim=0)
+        loser_relative = loser_logits - winner_logits.mean(dim=0)
         return self._more_real(winner_relative).mean() + self._more_fake(loser_relative).mean()
 
     def discriminator_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:

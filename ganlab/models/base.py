@@ -14,11 +14,12 @@ if TYPE_CHECKING:
 class Generator(nn.Module):
     """A generator maps latent codes ``z`` of shape ``(N, latent_dim)`` to samples.
 
-    ``condition_keys`` names the batch entries (besides ``"real"``) the network consumes as
-    keyword arguments. A generator built with ``num_classes > 0`` is class-conditional: it takes
-    ``label`` (``(N,)`` class indices) and each architecture uses it its paper's way (joined to
-    z, conditional batch norm, ...). Unconditional generators consume nothing, so a labelled
-    dataset still trains them.
+    ``condition_keys`` names the batch entries the network consumes as keyword arguments in
+    training (LAPGAN's per-level generators also take the real batch, ``"real"``, for its coarser
+    images). A generator built with ``num_classes > 0`` is class-conditional: it takes ``label``
+    (``(N,)`` class indices) and each architecture uses it its paper's way (joined to z,
+    conditional batch norm, ...). Unconditional generators consume nothing, so a labelled dataset
+    still trains them.
     """
 
     condition_keys: tuple[str, ...] = ()
@@ -66,6 +67,14 @@ class Generator(nn.Module):
         """Loss terms the architecture brings with it (BigGAN's orthogonal regularisation): added to the tricks."""
         return []
 
+    def discriminator_view(self, real: Tensor) -> Tensor:
+        """The real batch as D compares it with this generator's training output: the batch itself.
+
+        A generator whose training output is not a plain sample (LAPGAN's stack of pyramid levels)
+        returns the real batch in the same form.
+        """
+        return real
+
     def default_condition(self, num: int, device: torch.device | str = "cpu") -> dict[str, Tensor]:
         """Labels for ``num`` samples drawn without a batch: classes in turn, ``i mod num_classes``.
 
@@ -90,6 +99,9 @@ class Discriminator(nn.Module):
     condition_keys: tuple[str, ...] = ()
     feature_dim: int
     head: nn.Module
+    single_stream: bool = True
+    """The input enters through one first weight layer and the score leaves through one last one:
+    the tricks that rebuild those layers (packing, minibatch discrimination, ...) rely on it."""
 
     def features(self, x: Tensor) -> Tensor:
         """``φ(x)``: ``(N, *sample_shape) -> (N, feature_dim)``."""
@@ -101,6 +113,25 @@ class Discriminator(nn.Module):
     def implied_tricks(self) -> list[Trick]:
         """Loss terms the architecture brings with it (ACGAN's auxiliary classification loss)."""
         return []
+
+
+def stride2_layers(resolution: int) -> tuple[int, int]:
+    """Split ``resolution`` into ``base * 2**k`` with the most stride-2 layers ``k`` and ``base >= 4``.
+
+    28 -> (7, 2), 32 -> (4, 3), 64 -> (4, 4). Returns ``(base, k)``.
+
+    Raises:
+        ValueError: if the resolution needs a base feature map larger than 8 (e.g. 36).
+    """
+    base, k = int(resolution), 0
+    while base % 2 == 0 and base // 2 >= 4:
+        base, k = base // 2, k + 1
+    if k == 0 or base > 8:
+        raise ValueError(
+            f"cannot build resolution {resolution}: use a size base*2^k with base in 4..8, "
+            "e.g. 28, 32 or 64 (set dataset.resolution)"
+        )
+    return base, k
 
 
 def init_normal(module: nn.Module, std: float = 0.02) -> None:

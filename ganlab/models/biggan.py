@@ -17,8 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from ganlab.models.base import Discriminator, Generator
-from ganlab.models.dcgan import stride2_layers
+from ganlab.models.base import Discriminator, Generator, stride2_layers
 from ganlab.tricks.base import Trick
 from ganlab.tricks.orthogonal import OrthogonalRegularization
 

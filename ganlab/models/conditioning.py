@@ -79,6 +79,7 @@ class _ConditionedDiscriminator(Discriminator):
         self.net = net
         self.num_classes = int(num_classes)
         self.feature_dim = net.feature_dim
+        self.single_stream = net.single_stream
 
     def _normalised_like_head(self, layer: nn.Module) -> nn.Module:
         """``layer``, spectrally normalised if the network's head is (SNGAN and BigGAN normalise class layers too)."""

@@ -6,26 +6,7 @@ from itertools import pairwise
 
 from torch import Tensor, nn
 
-from ganlab.models.base import Discriminator, Generator, init_normal, with_onehot
-
-
-def stride2_layers(resolution: int) -> tuple[int, int]:
-    """Split ``resolution`` into ``base * 2**k`` with the most stride-2 layers ``k`` and ``base >= 4``.
-
-    28 -> (7, 2), 32 -> (4, 3), 64 -> (4, 4). Returns ``(base, k)``.
-
-    Raises:
-        ValueError: if the resolution needs a base feature map larger than 8 (e.g. 36).
-    """
-    base, k = int(resolution), 0
-    while base % 2 == 0 and base // 2 >= 4:
-        base, k = base // 2, k + 1
-    if k == 0 or base > 8:
-        raise ValueError(
-            f"cannot build resolution {resolution}: use a size base*2^k with base in 4..8, "
-            "e.g. 28, 32 or 64 (set dataset.resolution)"
-        )
-    return base, k
+from ganlab.models.base import Discriminator, Generator, init_normal, stride2_layers, with_onehot
 
 
 class DCGANGenerator(Generator):

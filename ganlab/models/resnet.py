@@ -14,8 +14,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import spectral_norm as apply_spectral_norm
 
-from ganlab.models.base import Discriminator, Generator
-from ganlab.models.dcgan import stride2_layers
+from ganlab.models.base import Discriminator, Generator, stride2_layers
 
 # Glorot gain of the convolutions inside a residual branch: each follows a ReLU, which halves the variance.
 _RESIDUAL_GAIN = math.sqrt(2)
@@ -222,7 +221,7 @@ def discriminator_downsamplings(resolution: int) -> int:
     """Halvings that take ``resolution`` to a side of at most 8, and at least one: 28 -> 7 and 32 -> 8 (2), 64 -> 8 (3).
 
     Raises:
-        ValueError: a resolution the generator cannot build either (see :func:`~ganlab.models.dcgan.stride2_layers`).
+        ValueError: a resolution the generator cannot build either (see :func:`~ganlab.models.base.stride2_layers`).
     """
     stride2_layers(resolution)
     halvings, side = 1, resolution // 2

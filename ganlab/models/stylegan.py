@@ -25,8 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ganlab.models.base import Discriminator, Generator
-from ganlab.models.dcgan import stride2_layers
+from ganlab.models.base import Discriminator, Generator, stride2_layers
 from ganlab.tricks.minibatch import MinibatchStdDevLayer
 
 _SLOPE = 0.2

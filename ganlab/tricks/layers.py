@@ -12,6 +12,11 @@ _WEIGHT_LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 
 def weight_layers(network: nn.Module) -> list[tuple[str, nn.Module]]:
     """``(name, layer)`` of every linear/convolution layer, in registration (= forward) order."""
+    if not getattr(network, "single_stream", True):
+        raise GanlabError(
+            f"{type(network).__name__} has one first and one last layer per input stream (LAPGAN: per pyramid "
+            "level), and this trick rebuilds D's first or last layer: drop it from tricks="
+        )
     layers = [(name, m) for name, m in network.named_modules() if isinstance(m, _WEIGHT_LAYERS)]
     if not layers:
         raise GanlabError(f"{type(network).__name__} has no linear or convolution layer for this trick to modify")

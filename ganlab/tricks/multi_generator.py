@@ -41,9 +41,26 @@ class MultiGenerator(Generator):
     """
 
     def __init__(self, generator: Generator, k: int) -> None:
-        super().__init__(generator.latent_dim)
+        super().__init__(generator.latent_dim, generator.num_classes)
         self.condition_keys = generator.condition_keys
         self.generators = nn.ModuleList([generator] + [_reshuffled_copy(generator) for _ in range(k - 1)])
+
+    @property
+    def truncation(self) -> float | None:
+        return self._truncation
+
+    @truncation.setter
+    def truncation(self, value: float | None) -> None:
+        # every generator truncates its own way (StyleGAN's ψ acts inside the network)
+        self._truncation = value
+        for generator in getattr(self, "generators", ()):
+            generator.truncation = value
+
+    def sample_latent(self, num: int, device: torch.device | str = "cpu", rng: torch.Generator | None = None) -> Tensor:
+        return self.generators[0].sample_latent(num, device, rng)
+
+    def discriminator_view(self, real: Tensor) -> Tensor:
+        return self.generators[0].discriminator_view(real)
 
     def forward(self, z: Tensor, **condition: Tensor) -> Tensor:
         k = len(self.generators)
