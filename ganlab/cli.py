@@ -1,5 +1,5 @@
-"""The ``ganlab`` command: ``ganlab train [overrides]``, ``ganlab eval ckpt=PATH [overrides]`` and
-``ganlab report DIR``."""
+"""The ``ganlab`` command: ``ganlab train [overrides]``, ``ganlab eval ckpt=PATH [overrides]``,
+``ganlab translate ckpt=PATH input=DIR output=DIR`` and ``ganlab report DIR``."""
 
 from __future__ import annotations
 
@@ -17,9 +17,11 @@ USAGE = f"""ganlab {__version__}: a laboratory for Generative Adversarial Networ
 usage: ganlab <command> [hydra overrides and flags]
 
 commands:
-  train   train a GAN             ganlab train model=dcgan loss=lsgan dataset=mnist
-  eval    score a checkpoint      ganlab eval ckpt=outputs/<date>/<time>/checkpoints/last.ckpt
-  report  tabulate a sweep        ganlab report multirun/<date>/<time> --sort modes_covered
+  train      train a GAN               ganlab train model=dcgan loss=lsgan dataset=mnist
+  eval       score a checkpoint        ganlab eval ckpt=outputs/<date>/<time>/checkpoints/last.ckpt
+  translate  apply an image-to-image   ganlab translate ckpt=outputs/<date>/<time> input=DIR output=DIR
+             model to a folder
+  report     tabulate a sweep          ganlab report multirun/<date>/<time> --sort modes_covered
 
 Each command is a Hydra app over conf/: `ganlab train --help` lists the config groups and their
 options, `ganlab train --cfg job` prints the composed config, `ganlab train -m loss=gan,nsgan seed=1,2`
@@ -72,9 +74,16 @@ def _eval(cfg: DictConfig) -> Any:
     return evaluate(cfg)
 
 
+def _translate(cfg: DictConfig) -> Any:
+    from ganlab.translate import translate
+
+    return translate(cfg)
+
+
 COMMANDS: dict[str, tuple[Callable[[DictConfig], Any], str]] = {
     "train": (_train, "train"),
     "eval": (_eval, "eval"),
+    "translate": (_translate, "translate"),
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import yaml
 from omegaconf import OmegaConf
@@ -102,6 +103,26 @@ def _classes_for(conditioning: str, dataset_classes: int | None) -> int:
     return classes_for(conditioning, dataset_classes)
 
 
+def _divide(numerator: int, denominator: int) -> int:
+    """Integer division for sizes (``${ganlab.divide:${dataset.resolution},${dataset.scale}}``)."""
+    return int(numerator) // int(denominator)
+
+
+def _source_shape(dataset: Any, index: int) -> int:
+    """Entry ``index`` of an image-to-image dataset's ``source_shape``, the inputs' ``[channels, height, width]``.
+
+    Raises:
+        GanlabError: the dataset gives no inputs (``model=pix2pix dataset=mnist``, say).
+    """
+    shape = dataset.get("source_shape") if hasattr(dataset, "get") else None
+    if shape is None:
+        raise GanlabError(
+            f"this model translates images and dataset={dataset.get('name')} has no inputs to translate: use "
+            "an image-to-image dataset (mnist_edges, mnist_thickness, mnist_superres, paired_folder, unpaired_folder)"
+        )
+    return int(shape[int(index)])
+
+
 def register_resolvers() -> None:
     """Register ganlab's resolvers (idempotent); needed before Hydra composes ``conf/``."""
     for name, function in {
@@ -110,6 +131,8 @@ def register_resolvers() -> None:
         "ganlab.hydra_subdir": hydra_subdir_for,
         "ganlab.eval_dir": eval_dir_for,
         "ganlab.num_classes": _classes_for,
+        "ganlab.divide": _divide,
+        "ganlab.source_shape": _source_shape,
     }.items():
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, function)

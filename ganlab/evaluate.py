@@ -18,7 +18,7 @@ from ganlab.checkpoint import load_checkpoint, resolve_checkpoint_path
 from ganlab.console import results_table
 from ganlab.data.base import GANDataModule
 from ganlab.metrics.base import Findings
-from ganlab.metrics.suite import MetricSuite
+from ganlab.metrics.suite import MetricSuite, translated_batches
 from ganlab.module import GANModule
 from ganlab.plotting import save_png
 
@@ -34,6 +34,9 @@ def score(
 ) -> Findings:
     """Generate ``num_samples`` samples from a seeded noise stream, score them, and run the latent probes.
 
+    A translating generator translates the first ``num_samples`` test examples instead (at most
+    the whole test split), and paired metrics compare each output with its target.
+
     Runs in the calling process alone: the metrics do not wait for other DDP ranks.
 
     Returns:
@@ -45,8 +48,14 @@ def score(
         suite.to(module.device)
         suite.prepare(datamodule, num_samples, Path(cache_dir).expanduser() if cache_dir else None)
         rng = torch.Generator().manual_seed(seed)
-        for start in range(0, num_samples, batch_size):
-            suite.update(module.generate(module.generator.sample_latent(min(batch_size, num_samples - start), rng=rng)))
+        if module.generator.translates:
+            num_samples = min(num_samples, len(datamodule.examples(num_samples)["real"]))
+            for fake, examples in translated_batches(module, datamodule, num_samples, batch_size, rng):
+                suite.update(fake, examples)
+        else:
+            for start in range(0, num_samples, batch_size):
+                z = module.generator.sample_latent(min(batch_size, num_samples - start), rng=rng)
+                suite.update(module.generate(z))
         findings = Findings(suite.compute(), suite.figures(datamodule), num_samples)
     probed = suite.probe(module, datamodule, seed)
     return Findings({**findings.values, **probed.values}, {**findings.figures, **probed.figures}, findings.num_samples)
@@ -63,15 +72,20 @@ def run_config(checkpoint: Mapping[str, Any], paths: DictConfig) -> DictConfig:
     return cfg
 
 
+def restore(ckpt: str | Path, paths: DictConfig, device: str) -> tuple[Path, dict[str, Any], DictConfig, GANModule]:
+    """The checkpoint ``ckpt`` (a file or run dir) as ``(path, checkpoint, run config, module in eval mode)``."""
+    ckpt_path = resolve_checkpoint_path(ckpt)
+    checkpoint = load_checkpoint(ckpt_path)
+    trained = run_config(checkpoint, paths)
+    module = GANModule.from_config(trained)
+    module.load_state_dict(checkpoint["state_dict"])
+    return ckpt_path, checkpoint, trained, module.to(device).eval()
+
+
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
     """Score ``cfg.ckpt``: write ``metrics.json`` and the figures, log them to TensorBoard, print the report."""
     started = time.perf_counter()
-    ckpt_path = resolve_checkpoint_path(cfg.ckpt)
-    checkpoint = load_checkpoint(ckpt_path)
-    trained = run_config(checkpoint, cfg.paths)
-    module = GANModule.from_config(trained)
-    module.load_state_dict(checkpoint["state_dict"])
-    module.to(cfg.device).eval()
+    ckpt_path, checkpoint, trained, module = restore(cfg.ckpt, cfg.paths, cfg.device)
     for generator in (module.generator, module.sampling_generator):
         generator.truncation = cfg.get("truncation")
     datamodule = instantiate(trained.dataset.datamodule)

@@ -146,7 +146,8 @@ class GANModule(L.LightningModule):
         """Samples from :attr:`sampling_generator` in eval mode (batch norm uses running statistics).
 
         A class-conditional generator given no ``condition`` draws the classes in turn
-        (:meth:`~ganlab.models.base.Generator.default_condition`).
+        (:meth:`~ganlab.models.base.Generator.default_condition`); a translating one needs its
+        ``{"source": images}``.
         """
         generator = self.sampling_generator
         if condition is None:
@@ -162,21 +163,36 @@ class GANModule(L.LightningModule):
         """A picture of samples from the latent codes ``z``, drawn by ``datamodule.render``.
 
         An image grid (one row per class for a class-conditional generator, which then uses as
-        many of the codes as fill whole rows) or a scatter plot for 2-D data.
+        many of the codes as fill whole rows) or a scatter plot for 2-D data; for a translating
+        generator, ``len(z)`` fixed test examples, one per row: input | output | target.
         """
+        if self.generator.translates:
+            return self._translation_picture(z.shape[0], datamodule)
         num, condition, per_row = self.generator.grid_condition(z.shape[0])
         return datamodule.render(self.generate(z[:num], condition).cpu(), per_row)
+
+    @torch.no_grad()
+    def _translation_picture(self, num: int, datamodule: Any) -> Tensor:
+        """``num`` fixed test examples, one per row: input | output | target (the generator's columns)."""
+        generator = self.sampling_generator
+        batch = {key: value.to(self.device) for key, value in datamodule.examples(num).items()}
+        was_training = generator.training
+        generator.eval()
+        try:
+            return datamodule.render_translation(generator.translation_columns(batch))
+        finally:
+            generator.train(was_training)
 
     # -------------------------------------------------------------------------------------- training
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
         opt_g, opt_d = self.optimizers()
-        real = self.generator.discriminator_view(batch["real"])
+        real = self.generator.discriminator_view(batch)
         g_condition = {key: batch[key] for key in self.generator.condition_keys}
         d_condition = {key: batch[key] for key in self.discriminator.condition_keys}
         logs: dict[str, Tensor] = {}
-        for _ in range(self.n_critic):
-            logs.update(self._discriminator_step(opt_d, real, g_condition, d_condition))
-        logs.update(self._generator_step(opt_g, real.shape[0], real, g_condition, d_condition))
+        for _ in range(self.n_critic if self.generator.adversarial_weight else 0):
+            logs.update(self._discriminator_step(opt_d, real, batch, g_condition, d_condition))
+        logs.update(self._generator_step(opt_g, real, batch, g_condition, d_condition))
         for scheduler in self._schedulers():
             scheduler.step()
         # Lightning writes logged values only every log_every_n_steps batches; logging (and the
@@ -191,7 +207,12 @@ class GANModule(L.LightningModule):
             self.log_dict(logs, on_step=True, on_epoch=False)
 
     def _discriminator_step(
-        self, opt: Any, real: Tensor, g_condition: dict[str, Tensor], d_condition: dict[str, Tensor]
+        self,
+        opt: Any,
+        real: Tensor,
+        batch: dict[str, Tensor],
+        g_condition: dict[str, Tensor],
+        d_condition: dict[str, Tensor],
     ) -> dict[str, Tensor]:
         with self.toggled_optimizer(opt):
             z = self.generator.sample_latent(real.shape[0], device=self.device)
@@ -202,7 +223,7 @@ class GANModule(L.LightningModule):
                 d_real, d_fake = trick.discriminator_inputs(d_real, d_fake, self)
             real_logits = self.discriminator(d_real, **d_condition)
             fake_logits = self.discriminator(d_fake, **d_condition)
-            context = StepContext(self, d_real, d_fake, real_logits, fake_logits, d_condition)
+            context = StepContext(self, d_real, d_fake, real_logits, fake_logits, d_condition, batch, fake)
             terms = {
                 "adversarial": self.loss.discriminator_loss(real_logits, fake_logits, **self._labels(d_real, d_fake)),
                 "penalty": self.loss.penalty(lambda x: self.discriminator(x, **d_condition), d_real, d_fake),
@@ -221,25 +242,34 @@ class GANModule(L.LightningModule):
         return logs
 
     def _generator_step(
-        self, opt: Any, num: int, real: Tensor, g_condition: dict[str, Tensor], d_condition: dict[str, Tensor]
+        self,
+        opt: Any,
+        real: Tensor,
+        batch: dict[str, Tensor],
+        g_condition: dict[str, Tensor],
+        d_condition: dict[str, Tensor],
     ) -> dict[str, Tensor]:
         with self.toggled_optimizer(opt):
-            fake = self.generator(self.generator.sample_latent(num, device=self.device), **g_condition)
+            generated = self.generator(self.generator.sample_latent(real.shape[0], device=self.device), **g_condition)
+            fake = generated
             for trick in self.tricks:
                 real, fake = trick.generator_step_inputs(real, fake, self)
-            critic: Critic = lambda x: self.discriminator(x, **d_condition)  # noqa: E731
-            for trick in self.tricks:
-                critic = trick.generator_step_critic(critic, StepContext(self, real, fake, condition=d_condition))
-            fake_logits = critic(fake)
-            real_logits = None
-            if self.loss.generator_needs_real_logits:
-                with torch.no_grad():
-                    real_logits = critic(real)
-            context = StepContext(self, real, fake, real_logits, fake_logits, d_condition)
-            terms = {
-                "adversarial": self.loss.generator_loss(fake_logits, real_logits),
-                **self._trick_terms("generator_terms", context),
-            }
+            fake_logits = real_logits = None
+            adversarial = fake.new_zeros((), dtype=torch.float32)
+            # a generator trained on its own terms alone (SRResNet) never runs D, whose batch norms then stay put
+            if self.generator.adversarial_weight:
+                critic: Critic = lambda x: self.discriminator(x, **d_condition)  # noqa: E731
+                for trick in self.tricks:
+                    critic = trick.generator_step_critic(
+                        critic, StepContext(self, real, fake, condition=d_condition, batch=batch, generated=generated)
+                    )
+                fake_logits = critic(fake)
+                if self.loss.generator_needs_real_logits:
+                    with torch.no_grad():
+                        real_logits = critic(real)
+                adversarial = self.generator.adversarial_weight * self.loss.generator_loss(fake_logits, real_logits)
+            context = StepContext(self, real, fake, real_logits, fake_logits, d_condition, batch, generated)
+            terms = {"adversarial": adversarial, **self._trick_terms("generator_terms", context)}
             loss = self._checked_sum(terms, "generator")
             self._backward_and_step(opt, loss)
             self.generator_steps += 1

@@ -13,6 +13,7 @@ from hydra.utils import instantiate
 from lightning.pytorch.callbacks import ModelCheckpoint
 from omegaconf import DictConfig
 from torch import Tensor
+from torch.utils.data import DataLoader
 
 from ganlab.module import GANModule
 from ganlab.tricks import StepContext, Trick
@@ -39,6 +40,21 @@ def fit(
     )
     trainer.fit(module, datamodule=instantiate(cfg.dataset.datamodule), ckpt_path=ckpt_path)
     return trainer, module
+
+
+def fit_batches(module: GANModule, examples: Sequence[dict[str, Tensor]], batch_size: int = 4) -> L.Trainer:
+    """Train ``module`` for two batches of ``examples`` (dicts of one sample each), logging every step."""
+    trainer = L.Trainer(
+        max_steps=4,  # Lightning counts optimiser steps: one D and one G step per batch
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        log_every_n_steps=1,
+    )
+    trainer.fit(module, train_dataloaders=DataLoader(list(examples), batch_size=batch_size))
+    return trainer
 
 
 class SignalSelf(L.Callback):

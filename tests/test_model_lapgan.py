@@ -110,7 +110,7 @@ def test_shapes(resolution, levels, channels):
     assert images.min() >= -1 and images.max() <= 1
     real = torch.rand(3, channels, resolution, resolution) * 2 - 1
     fake = gen(z, real=real)
-    assert fake.shape == gen.discriminator_view(real).shape == (3, channels * levels, resolution, resolution)
+    assert fake.shape == gen.discriminator_view({"real": real}).shape == (3, channels * levels, resolution, resolution)
     assert disc.features(fake).shape == (3, disc.feature_dim)
     assert disc(fake).shape == (3, levels)
 
@@ -156,7 +156,7 @@ def test_training_output_builds_every_level_on_the_real_batchs_coarser_image():
     torch.testing.assert_close(levels[0], upsample(real_levels[1]))
     torch.testing.assert_close(levels[1], upsample(real_levels[2]))
     torch.testing.assert_close(levels[2], gen.coarse(z[:, :LATENT]).view(4, 1, 7, 7))  # the coarse GAN ignores real
-    torch.testing.assert_close(unstack_levels(gen.discriminator_view(real), 3), real_levels)
+    torch.testing.assert_close(unstack_levels(gen.discriminator_view({"real": real}), 3), real_levels)
 
 
 def test_each_level_plays_its_own_game():

@@ -12,7 +12,7 @@ import torch
 from lightning.pytorch.loggers import TensorBoardLogger
 
 from ganlab.errors import GanlabError
-from ganlab.metrics.suite import MetricSuite
+from ganlab.metrics.suite import MetricSuite, translated_batches
 
 
 class PeriodicMetrics(L.Callback):
@@ -89,10 +89,18 @@ class PeriodicMetrics(L.Callback):
     @torch.no_grad()
     def score(self, pl_module: L.LightningModule, rank: int = 0, world_size: int = 1) -> dict[str, float]:
         """This process's share of the seeded samples through every metric; all-reduced values."""
-        z = pl_module.generator.sample_latent(self.num_samples, rng=torch.Generator().manual_seed(self.seed))
-        share = z.tensor_split(world_size)[rank]
+        rng = torch.Generator().manual_seed(self.seed)
         self.suite.reset()
-        for batch in share.split(self.batch_size):
+        if pl_module.generator.translates:
+            datamodule = pl_module.trainer.datamodule
+            batches = translated_batches(
+                pl_module, datamodule, self.num_samples, self.batch_size, rng, rank, world_size
+            )
+            for fake, examples in batches:
+                self.suite.update(fake, examples)
+            return self.suite.compute()
+        z = pl_module.generator.sample_latent(self.num_samples, rng=rng)
+        for batch in z.tensor_split(world_size)[rank].split(self.batch_size):
             self.suite.update(pl_module.generate(batch))
         return self.suite.compute()
 

@@ -46,6 +46,72 @@ def _is_image_file(path: Path) -> bool:
     return path.suffix.lower() in EXTENSIONS
 
 
+def convert_image(image: Image.Image, channels: int) -> Image.Image:
+    """``image`` as mode ``L`` (1 channel) or ``RGB``: transparent pixels over white, 16-bit grey scaled to 8 bits."""
+    target = "L" if channels == 1 else "RGB"
+    if image.mode.startswith("I"):  # 16-bit greyscale; Pillow's convert would clip it to white
+        values = np.asarray(image, dtype=np.int64)
+        if image.mode.startswith("I;16") or values.max(initial=0) > 255:
+            values = values.clip(0, 65535) // 257
+        return Image.fromarray(values.astype(np.uint8), "L").convert(target)
+    if image.has_transparency_data:
+        rgba = image.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert(target)
+    return image.convert(target)
+
+
+def read_image(path: str | Path, channels: int, size: tuple[int, int] | None = None) -> Image.Image:
+    """The image file ``path`` converted to ``channels`` (:func:`convert_image`); JPEGs decoded near ``size``.
+
+    Raises:
+        GanlabError: an unreadable or corrupt file, named with the fix.
+    """
+    try:
+        with Image.open(path) as image:
+            if size is not None:
+                image.draft("L" if channels == 1 else "RGB", size)  # JPEG: decode at a reduced scale
+            return convert_image(image, channels)
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as err:
+        raise GanlabError(
+            f"cannot read image {path} ({str(err).splitlines()[0] if str(err) else type(err).__name__}): "
+            "replace or remove the file"
+        ) from err
+
+
+def fit_image(image: Image.Image, resolution: int, crop: str = "center") -> np.ndarray:
+    """``image`` as a uint8 ``(C, resolution, resolution)`` array, resized (bilinear, antialiased).
+
+    ``crop="center"`` resizes the short side to ``resolution`` and cuts the central square; ``"none"``
+    resizes straight to the square.
+    """
+    if crop == "center":
+        image = TF.center_crop(TF.resize(image, resolution, InterpolationMode.BILINEAR), [resolution, resolution])
+    else:
+        image = TF.resize(image, [resolution, resolution], InterpolationMode.BILINEAR)
+    pixels = np.asarray(image, dtype=np.uint8)
+    return pixels[None] if pixels.ndim == 2 else pixels.transpose(2, 0, 1)
+
+
+def decode_image(path: str | Path, channels: int, resolution: int, crop: str = "center") -> np.ndarray:
+    """The image file ``path`` as a uint8 ``(channels, resolution, resolution)`` array (:func:`fit_image`)."""
+    return fit_image(read_image(path, channels, (resolution, resolution)), resolution, crop)
+
+
+def check_image_settings(resolution: int, channels: int, crop: str, test_fraction: float) -> None:
+    """Refuse, with one line naming the ``dataset.`` key, settings no folder of images can be read with."""
+    if int(resolution) <= 0:
+        raise GanlabError(
+            f"dataset.resolution={resolution} is not a positive image side: use e.g. dataset.resolution=64"
+        )
+    if int(channels) not in (1, 3):
+        raise GanlabError(f"dataset.channels={channels} is not an option: use 1 (grey) or 3 (RGB)")
+    if crop not in CROPS:
+        raise GanlabError(f"dataset.crop={crop} is not an option: use one of {', '.join(CROPS)}")
+    if not 0 <= float(test_fraction) < 1:
+        raise GanlabError(f"dataset.test_fraction={test_fraction} is not in [0, 1): use e.g. dataset.test_fraction=0.1")
+
+
 class _ClassFolders(datasets.ImageFolder):
     """``ImageFolder`` whose classes are the visible subfolders (``ImageFolder`` counts ``.git`` as a class)."""
 
@@ -103,18 +169,7 @@ class ImageFolderImages(GANDataModule):
         name: str = "image_folder",
     ) -> None:
         super().__init__(batch_size=batch_size, num_workers=num_workers)
-        if int(resolution) <= 0:
-            raise GanlabError(
-                f"dataset.resolution={resolution} is not a positive image side: use e.g. dataset.resolution=32"
-            )
-        if int(channels) not in (1, 3):
-            raise GanlabError(f"dataset.channels={channels} is not an option: use 1 (grey) or 3 (RGB)")
-        if crop not in CROPS:
-            raise GanlabError(f"dataset.crop={crop} is not an option: use one of {', '.join(CROPS)}")
-        if not 0 <= float(test_fraction) < 1:
-            raise GanlabError(
-                f"dataset.test_fraction={test_fraction} is not in [0, 1): use e.g. dataset.test_fraction=0.1"
-            )
+        check_image_settings(resolution, channels, crop, test_fraction)
         self.root = str(root)
         self.resolution = int(resolution)
         self.channels = int(channels)
@@ -209,36 +264,7 @@ class ImageFolderImages(GANDataModule):
 
     def _decode(self, path: str) -> np.ndarray:
         """One image file as a uint8 ``(C, R, R)`` array."""
-        size = self.resolution
-        try:
-            with Image.open(path) as image:
-                image.draft("L" if self.channels == 1 else "RGB", (size, size))  # JPEG: decode at a reduced scale
-                image = self._convert(image)
-        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as err:
-            raise GanlabError(
-                f"cannot read image {path} ({str(err).splitlines()[0] if str(err) else type(err).__name__}): "
-                "replace or remove the file"
-            ) from err
-        if self.crop == "center":
-            image = TF.center_crop(TF.resize(image, size, InterpolationMode.BILINEAR), [size, size])
-        else:
-            image = TF.resize(image, [size, size], InterpolationMode.BILINEAR)
-        pixels = np.asarray(image, dtype=np.uint8)
-        return pixels[None] if pixels.ndim == 2 else pixels.transpose(2, 0, 1)
-
-    def _convert(self, image: Image.Image) -> Image.Image:
-        """``image`` in mode ``L`` or ``RGB``: transparent pixels over white, 16-bit grey scaled to 8 bits."""
-        target = "L" if self.channels == 1 else "RGB"
-        if image.mode.startswith("I"):  # 16-bit greyscale; Pillow's convert would clip it to white
-            values = np.asarray(image, dtype=np.int64)
-            if image.mode.startswith("I;16") or values.max(initial=0) > 255:
-                values = values.clip(0, 65535) // 257
-            return Image.fromarray(values.astype(np.uint8), "L").convert(target)
-        if image.has_transparency_data:
-            rgba = image.convert("RGBA")
-            white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-            return Image.alpha_composite(white, rgba).convert(target)
-        return image.convert(target)
+        return decode_image(path, self.channels, self.resolution, self.crop)
 
     def _load(self) -> tuple[Tensor, Tensor]:
         samples, _ = self._scan()

@@ -10,6 +10,7 @@ from ganlab.metrics.latent import LatentArithmetic, LatentWalk
 from ganlab.metrics.memorization import Memorization
 from ganlab.metrics.modes import ModeCoverage
 from ganlab.metrics.nearest_neighbours import DensityCoverage, OneNearestNeighbourAccuracy, PrecisionRecall
+from ganlab.metrics.paired import PairedImageQuality
 
 __all__ = [
     "ClassificationAccuracyScore",
@@ -29,6 +30,7 @@ __all__ = [
     "Memorization",
     "ModeCoverage",
     "OneNearestNeighbourAccuracy",
+    "PairedImageQuality",
     "PrecisionRecall",
     "SampleMetric",
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -81,8 +81,12 @@ class MetricSuite:
         for metric in self.sample_metrics:
             metric.reset()
 
-    def update(self, fake: Tensor) -> None:
-        """Feed a batch of generated samples to every sample metric, extracting each feature space once."""
+    def update(self, fake: Tensor, examples: Mapping[str, Tensor] | None = None) -> None:
+        """Feed a batch of generated samples to every sample metric, extracting each feature space once.
+
+        ``examples``: for translations, the test examples ``fake`` translates (``"source"`` inputs and
+        ``"real"`` targets), which paired metrics (PSNR, SSIM) compare with.
+        """
         features: dict[str, Tensor] = {}
         # by identity: torchmetrics overloads == to build a new metric
         in_a_feature_space = {id(m) for m in self.feature_metrics}
@@ -92,6 +96,13 @@ class MetricSuite:
                 if space not in features:
                     features[space] = extract(metric.feature_extractor, fake, metric.batch_size)
                 metric.update(fake, features=features[space])
+            elif getattr(metric, "needs_pairs", False):
+                if examples is None:
+                    raise GanlabError(
+                        f"{type(metric).__name__} compares translations with their targets: use it with an "
+                        "image-to-image model on a paired dataset (mnist_edges, mnist_superres, paired_folder)"
+                    )
+                metric.update(fake, source=examples["source"], target=examples["real"])
             else:
                 metric.update(fake)
 
@@ -110,3 +121,25 @@ class MetricSuite:
             merged.values.update(found.values)
             merged.figures.update(found.figures)
         return merged
+
+
+def translated_batches(
+    module: GANModule,
+    datamodule: GANDataModule,
+    num: int,
+    batch_size: int,
+    rng: torch.Generator,
+    rank: int = 0,
+    world_size: int = 1,
+) -> Iterator[tuple[Tensor, dict[str, Tensor]]]:
+    """A translating generator's outputs for the first ``num`` test examples, batch by batch, with the examples.
+
+    The examples are the data module's fixed order (:meth:`~ganlab.data.translation.TranslationDataModule.examples`),
+    at most the whole test split; under DDP this process takes its contiguous share.
+    """
+    examples = datamodule.examples(num)
+    count = len(examples["real"])
+    z = module.generator.sample_latent(count, rng=rng)
+    for part in torch.arange(count).tensor_split(world_size)[rank].split(batch_size):
+        batch = {key: value[part].to(module.device) for key, value in examples.items()}
+        yield module.generate(z[part], {"source": batch["source"]}), batch

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import torch
@@ -23,6 +24,9 @@ class Generator(nn.Module):
     """
 
     condition_keys: tuple[str, ...] = ()
+    adversarial_weight: float = 1.0
+    """Factor on G's adversarial loss (SRGAN's 1e-3 next to its content loss); 0 trains G on the
+    terms its architecture brings alone (SRResNet pre-training), and D is then not trained."""
 
     def __init__(self, latent_dim: int, num_classes: int = 0) -> None:
         super().__init__()
@@ -67,13 +71,27 @@ class Generator(nn.Module):
         """Loss terms the architecture brings with it (BigGAN's orthogonal regularisation): added to the tricks."""
         return []
 
-    def discriminator_view(self, real: Tensor) -> Tensor:
-        """The real batch as D compares it with this generator's training output: the batch itself.
+    @property
+    def translates(self) -> bool:
+        """Whether the generator maps input images (the batch's ``"source"``) rather than noise alone."""
+        return "source" in self.condition_keys
 
-        A generator whose training output is not a plain sample (LAPGAN's stack of pyramid levels)
-        returns the real batch in the same form.
+    def translation_columns(self, batch: Mapping[str, Tensor]) -> list[Tensor]:
+        """The columns of a translation picture for the examples in ``batch``: input | output | target.
+
+        Called without gradients on the network in eval mode (the EMA copy, where there is one).
         """
-        return real
+        source = batch["source"]
+        output = self(self.sample_latent(len(source), device=source.device), source=source)
+        return [source, output, batch["real"]]
+
+    def discriminator_view(self, batch: Mapping[str, Tensor]) -> Tensor:
+        """The real samples D compares with this generator's training output: the batch's ``"real"``.
+
+        A generator whose training output is not a plain sample (LAPGAN's stack of pyramid levels,
+        CycleGAN's pair of translations) returns the batch in the same form.
+        """
+        return batch["real"]
 
     def default_condition(self, num: int, device: torch.device | str = "cpu") -> dict[str, Tensor]:
         """Labels for ``num`` samples drawn without a batch: classes in turn, ``i mod num_classes``.

@@ -24,7 +24,7 @@ score per level, shape ``(N, levels)``; every loss averages over them, so each p
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from itertools import pairwise
 
 import torch
@@ -209,9 +209,9 @@ class LAPGANGenerator(Generator):
         fakes = [self._refine(k, upsample(real_pyramid[k + 1]), noise[k], label) for k in range(self.levels - 1)]
         return stack_levels([*fakes, coarse])
 
-    def discriminator_view(self, real: Tensor) -> Tensor:
-        """The real batch's Gaussian pyramid ``[I_0, ..., I_K]``, stacked like the training output."""
-        return stack_levels(gaussian_pyramid(real, self.levels))
+    def discriminator_view(self, batch: Mapping[str, Tensor]) -> Tensor:
+        """The real images' Gaussian pyramid ``[I_0, ..., I_K]``, stacked like the training output."""
+        return stack_levels(gaussian_pyramid(batch["real"], self.levels))
 
 
 class LevelScores(nn.Module):

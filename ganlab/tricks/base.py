@@ -47,6 +47,10 @@ class StepContext:
         real_logits: D's outputs on ``real`` (``None`` where a step did not compute them).
         fake_logits: D's outputs on ``fake``.
         condition: the conditioning entries of the batch, passed to G and D as keywords.
+        batch: the data batch as loaded, before any trick changed it (the targets of
+            image-to-image losses are its ``"real"`` entry).
+        generated: G's own output in this step, before any trick changed it (with G's graph in
+            G steps); ``None`` where a step did not keep it.
     """
 
     module: GANModule
@@ -55,6 +59,8 @@ class StepContext:
     real_logits: Tensor | None = None
     fake_logits: Tensor | None = None
     condition: dict[str, Tensor] = field(default_factory=dict)
+    batch: dict[str, Tensor] = field(default_factory=dict)
+    generated: Tensor | None = None
 
 
 class Trick:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
@@ -59,8 +59,8 @@ class MultiGenerator(Generator):
     def sample_latent(self, num: int, device: torch.device | str = "cpu", rng: torch.Generator | None = None) -> Tensor:
         return self.generators[0].sample_latent(num, device, rng)
 
-    def discriminator_view(self, real: Tensor) -> Tensor:
-        return self.generators[0].discriminator_view(real)
+    def discriminator_view(self, batch: Mapping[str, Tensor]) -> Tensor:
+        return self.generators[0].discriminator_view(batch)
 
     def forward(self, z: Tensor, **condition: Tensor) -> Tensor:
         k = len(self.generators)
