@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from hydra.utils import instantiate
 from PIL import Image
 
 from ganlab.data.mnist_tasks import MNISTEdges
@@ -141,3 +142,25 @@ def test_pix2pix_learns_edges_to_digits_past_the_copy_baseline(compose_train):
     metric.update(outputs, examples["source"], examples["real"])
     values = metric.compute()
     assert values["psnr"] > values["psnr_baseline"] + 2  # measured: 14.6 dB against 9.8 dB
+
+
+@pytest.mark.parametrize(
+    ("model", "dataset", "folders"),
+    [("pix2pix", "paired_folder", ["A", "B"]), ("cyclegan", "unpaired_folder", ["trainA", "trainB"])],
+)
+def test_the_models_train_on_a_users_own_folders(compose_train, tmp_path, model, dataset, folders):
+    rng = np.random.default_rng(0)
+    for folder in folders:
+        (tmp_path / folder).mkdir()
+        for i in range(10):
+            pixels = rng.integers(0, 256, (20, 20, 3), dtype=np.uint8)
+            Image.fromarray(pixels, "RGB").save(tmp_path / folder / f"photo_{i}.png")
+    cfg = compose_train(
+        f"model={model}", f"dataset={dataset}", f"dataset.root={tmp_path}", "dataset.resolution=32",
+        "model.generator.width=4", "model.discriminator.width=4", "generator_steps=2",
+        "dataset.datamodule.batch_size=4",
+    )  # fmt: skip
+    _, module = fit(cfg)
+    assert module.generator_steps == 2 and all(torch.isfinite(p).all() for p in module.parameters())
+    picture = module.sample_picture(torch.zeros(2, 0), instantiate(cfg.dataset.datamodule))
+    assert picture.shape[0] == 3 and picture.shape[-1] == 3 * 32 + 4 * 2  # input | output | target, 32 px, padded
