@@ -107,3 +107,14 @@ def compose_train(tmp_path: Path, shared_dir: Path) -> Callable[..., DictConfig]
         return cfg
 
     return make
+
+
+@pytest.fixture
+def offline_hub(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """An empty torch hub cache and no network for downloads (a proxy on the discard port refuses at once)."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    for name in ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9")
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path

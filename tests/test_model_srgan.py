@@ -125,22 +125,17 @@ def test_vgg_content_is_implied_without_loading_vgg():
     assert loss._vgg is None  # building the trick downloads nothing
 
 
-def test_missing_vgg_weights_offline_name_the_fix(monkeypatch, tmp_path):
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
-    for name in ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy"):
-        monkeypatch.setenv(name, "http://127.0.0.1:9")  # the discard port: the download is refused at once
-    for name in ("NO_PROXY", "no_proxy"):
-        monkeypatch.delenv(name, raising=False)
+def test_missing_vgg_weights_offline_name_the_fix(offline_hub):
     with pytest.raises(GanlabError) as raised:
         load_vgg_features()
     message = str(raised.value)
     assert "\n" not in message
-    assert str(tmp_path / "hub" / "checkpoints") in message
+    assert str(offline_hub / "hub" / "checkpoints") in message
     assert "model.generator.content=pixel" in message and "IMAGENET1K_V1" in message
     trick = VGGContentLoss()
     with pytest.raises(GanlabError, match=r"content=pixel"):
         trick.generator_terms(context(torch.zeros(1, 1, 32, 32), torch.zeros(1, 1, 32, 32)))
-    assert not list((tmp_path / "hub" / "checkpoints").glob("*.pth"))  # no partial file left behind
+    assert not list((offline_hub / "hub" / "checkpoints").glob("*.pth"))  # no partial file left behind
 
 
 def test_unreadable_cached_vgg_weights_name_the_file(monkeypatch, tmp_path):

@@ -1,14 +1,20 @@
-"""PSNR and SSIM of translations: hand-computed values, the baseline, and the suite's pairing."""
+"""Translation metrics: PSNR/SSIM by hand, the baseline, the suite's pairing, LPIPS offline, the cycle error."""
 
 import math
 
 import pytest
 import torch
+from torch import nn
 
+from ganlab.data.translation import TranslationDataModule, paired_set
 from ganlab.errors import GanlabError
-from ganlab.metrics import PairedImageQuality
+from ganlab.losses import LeastSquaresLoss
+from ganlab.metrics import CycleReconstruction, PairedImageQuality, PerceptualDistance
 from ganlab.metrics.paired import baseline, psnr_per_image, ssim_per_image
 from ganlab.metrics.suite import MetricSuite
+from ganlab.models.cyclegan import CycleGANDiscriminator, CycleGANGenerator
+from ganlab.models.pix2pix import UNetGenerator
+from ganlab.module import GANModule
 
 
 def test_psnr_of_a_uniform_error_is_ten_log_of_one_over_its_square():
@@ -54,3 +60,51 @@ def test_the_suite_feeds_paired_metrics_the_examples_and_refuses_samples_without
     assert suite.compute()["psnr"] == pytest.approx(100.0)
     with pytest.raises(GanlabError, match=r"compares translations with their targets.*paired dataset"):
         suite.update(torch.ones(3, 1, 8, 8))
+
+
+def test_lpips_without_its_backbone_weights_offline_refuses_with_one_line(offline_hub):
+    with pytest.raises(GanlabError, match=r"AlexNet weights for metrics=\[lpips\] are not in .*leave lpips out") as err:
+        PerceptualDistance()
+    assert "\n" not in str(err.value)
+
+
+class ShiftBy(nn.Module):
+    def __init__(self, amount: float) -> None:
+        super().__init__()
+        self.amount = amount
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.amount
+
+
+class FewPairs(TranslationDataModule):
+    def setup(self, stage: str | None = None) -> None:
+        torch.manual_seed(0)
+        self.train_set = self.test_set = paired_set(torch.rand(12, 1, 28, 28) - 0.5, torch.rand(12, 1, 28, 28) - 0.5)
+
+
+def translation_module(generator) -> GANModule:
+    return GANModule(
+        generator=generator,
+        discriminator=CycleGANDiscriminator(1, 1, 28, width=4),
+        loss=LeastSquaresLoss(),
+        generator_optimizer=torch.optim.Adam,
+        discriminator_optimizer=torch.optim.Adam,
+    )
+
+
+def test_cycle_reconstruction_is_the_mean_round_trip_error_of_each_domain():
+    generator = CycleGANGenerator(1, 1, 28, width=4, n_blocks=1)
+    module = translation_module(generator)
+    generator.a_to_b, generator.b_to_a = nn.Identity(), nn.Identity()
+    found = CycleReconstruction(num_examples=10, batch_size=4).run(module, FewPairs(), seed=0)
+    assert found.values == {"cycle_l1_a": 0.0, "cycle_l1_b": 0.0}
+    generator.a_to_b, generator.b_to_a = ShiftBy(0.25), ShiftBy(-0.5)  # a round trip moves every pixel by -0.25
+    found = CycleReconstruction(num_examples=10, batch_size=4).run(module, FewPairs(), seed=0)
+    assert found.values == pytest.approx({"cycle_l1_a": 0.25, "cycle_l1_b": 0.25})
+
+
+def test_cycle_reconstruction_needs_a_two_way_model():
+    module = translation_module(UNetGenerator(1, 1, 28, width=4))
+    with pytest.raises(GanlabError, match="translates both ways"):
+        CycleReconstruction().run(module, FewPairs(), seed=0)

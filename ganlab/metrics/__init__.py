@@ -2,6 +2,7 @@
 
 from ganlab.metrics.base import FeatureMetric, FeatureSetMetric, Findings, LatentProbe, SampleMetric
 from ganlab.metrics.classification_accuracy import ClassificationAccuracyScore
+from ganlab.metrics.cycle import CycleReconstruction
 from ganlab.metrics.features import FeatureExtractor, Flatten, InceptionFeatures
 from ganlab.metrics.fid import FrechetInceptionDistance
 from ganlab.metrics.inception_score import InceptionScore
@@ -10,10 +11,11 @@ from ganlab.metrics.latent import LatentArithmetic, LatentWalk
 from ganlab.metrics.memorization import Memorization
 from ganlab.metrics.modes import ModeCoverage
 from ganlab.metrics.nearest_neighbours import DensityCoverage, OneNearestNeighbourAccuracy, PrecisionRecall
-from ganlab.metrics.paired import PairedImageQuality
+from ganlab.metrics.paired import PairedImageQuality, PerceptualDistance
 
 __all__ = [
     "ClassificationAccuracyScore",
+    "CycleReconstruction",
     "DensityCoverage",
     "FeatureExtractor",
     "FeatureMetric",
@@ -31,6 +33,7 @@ __all__ = [
     "ModeCoverage",
     "OneNearestNeighbourAccuracy",
     "PairedImageQuality",
+    "PerceptualDistance",
     "PrecisionRecall",
     "SampleMetric",
 ]

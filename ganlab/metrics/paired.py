@@ -1,4 +1,4 @@
-r"""PSNR and SSIM of translations against their paired targets, next to the trivial baseline's.
+r"""PSNR, SSIM and LPIPS of translations against their paired targets, next to the trivial baseline's.
 
 .. math::
     \mathrm{PSNR}(x, y) = 10 \log_{10} \frac{1}{\mathrm{MSE}(x, y)} \quad (\text{pixels in } [0, 1]),
@@ -20,7 +20,9 @@ import torch.nn.functional as F
 from torch import Tensor
 from torchmetrics.functional.image import structural_similarity_index_measure
 
+from ganlab.errors import GanlabError
 from ganlab.metrics.base import SampleMetric
+from ganlab.pretrained import pretrained_state
 
 #: PSNR of an exact copy would be infinite; errors below this MSE count as this MSE (100 dB)
 _SMALLEST_MSE = 1e-10
@@ -74,3 +76,49 @@ class PairedImageQuality(SampleMetric):
     def compute(self) -> dict[str, Tensor]:
         names = ("psnr", "ssim", "psnr_baseline", "ssim_baseline")
         return {name: getattr(self, name) / self.images for name in names}
+
+
+LPIPS_NETWORKS = ("alex", "vgg", "squeeze")
+
+
+class PerceptualDistance(SampleMetric):
+    """``lpips`` of translations against their targets and ``lpips_baseline`` of :func:`baseline`: lower is closer.
+
+    LPIPS (Zhang et al. 2018): the distance of unit-normalised deep features of both images, each
+    channel weighted by a linear layer fitted to human similarity judgements, averaged over space
+    and summed over layers (torchmetrics' implementation, which ships the linear layers). The
+    backbone is an ImageNet-pretrained torchvision network; without its weights (offline, never
+    downloaded) the metric refuses with one line before any image is translated.
+
+    Args:
+        net: the backbone: ``alex`` (the paper's default), ``vgg`` or ``squeeze``.
+    """
+
+    needs_pairs = True
+
+    def __init__(self, net: str = "alex", **kwargs) -> None:
+        super().__init__(**kwargs)
+        if net not in LPIPS_NETWORKS:
+            raise GanlabError(f"metrics.lpips.net={net} is not an option: use one of {', '.join(LPIPS_NETWORKS)}")
+        from torchmetrics.image.lpip import LearnedPerceptualImagePatchSimilarity
+        from torchvision import models
+
+        weights = {"alex": models.AlexNet_Weights, "vgg": models.VGG16_Weights, "squeeze": models.SqueezeNet1_1_Weights}
+        pretrained_state(weights[net].DEFAULT, "metrics=[lpips]", "leave lpips out of metrics=")  # cached, or say so
+        self.lpips = LearnedPerceptualImagePatchSimilarity(net_type=net, reduction="sum", normalize=False)
+        for name in ("distance", "distance_baseline", "images"):
+            self.add_state(name, default=torch.zeros((), dtype=torch.float64), dist_reduce_fx="sum")
+
+    def _distance(self, output: Tensor, target: Tensor) -> Tensor:
+        """Summed LPIPS of the image pairs; grey images are repeated to the 3 channels the backbone takes."""
+        output, target = (x.float().clamp(-1, 1).expand(-1, 3, -1, -1) for x in (output, target))
+        self.lpips.reset()
+        return self.lpips(output, target).double()
+
+    def update(self, fake: Tensor, source: Tensor, target: Tensor) -> None:
+        self.distance += self._distance(fake, target)
+        self.distance_baseline += self._distance(baseline(source, target), target)
+        self.images += fake.shape[0]
+
+    def compute(self) -> dict[str, Tensor]:
+        return {"lpips": self.distance / self.images, "lpips_baseline": self.distance_baseline / self.images}

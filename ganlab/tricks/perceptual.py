@@ -9,10 +9,6 @@ from torchvision, through the torch hub cache (``$TORCH_HOME/hub/checkpoints``).
 
 from __future__ import annotations
 
-import http.client
-import os
-import pickle
-import urllib.error
 from typing import Any
 
 import torch
@@ -20,6 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ganlab.errors import GanlabError
+from ganlab.pretrained import pretrained_state
 from ganlab.tricks.base import StepContext, Trick
 
 # torchvision's vgg19().features up to and including the ReLU after conv5_4, before the fifth max-pool
@@ -52,7 +49,13 @@ def load_vgg_features(pretrained: bool = True) -> nn.Module:
 
     # the weights first, so that a failed download costs nothing; the network is built without
     # memory or initialisation (its 100M-parameter classifier would take seconds) and then filled
-    state = _pretrained_state(VGG19_Weights[_PRETRAINED]) if pretrained else None
+    state = None
+    if pretrained:
+        state = pretrained_state(
+            VGG19_Weights[_PRETRAINED],
+            "VGG19 weights for model.generator.content=vgg",
+            "use model.generator.content=pixel",
+        )
     with torch.device("meta"):
         network = vgg19(weights=None)
     if state is not None:
@@ -67,32 +70,6 @@ def load_vgg_features(pretrained: bool = True) -> nn.Module:
     features = network.features[:PHI_54_LAYERS]
     features.requires_grad_(False)
     return features.eval()
-
-
-def _pretrained_state(weights: Any) -> dict[str, Tensor]:
-    """The state dict of torchvision ``weights``, from the hub cache or the network, or a one-line GanlabError."""
-    checkpoints = os.path.join(torch.hub.get_dir(), "checkpoints")
-    path = os.path.join(checkpoints, os.path.basename(weights.url))
-    cached = os.path.isfile(path)
-    try:
-        return weights.get_state_dict(progress=False, check_hash=True)
-    except (OSError, RuntimeError, EOFError, pickle.UnpicklingError, http.client.HTTPException) as error:
-        # a refused or unresolved connection reads better as its cause than as "<urlopen error ...>"
-        if isinstance(error, urllib.error.URLError) and not isinstance(error, urllib.error.HTTPError):
-            error_text = str(error.reason)
-        else:
-            error_text = str(error)
-        reason = " ".join(error_text.split()) or type(error).__name__
-        if cached:
-            raise GanlabError(
-                f"VGG19 weights at {path} cannot be loaded ({reason}): delete the file and download them again "
-                "with network access (torchvision vgg19 IMAGENET1K_V1) or use model.generator.content=pixel"
-            ) from error
-        raise GanlabError(
-            f"VGG19 weights for model.generator.content=vgg are not in {checkpoints} and cannot be downloaded "
-            f"({reason}): download them once with network access (torchvision vgg19 IMAGENET1K_V1) "
-            "or use model.generator.content=pixel"
-        ) from error
 
 
 class VGGContentLoss(Trick):
