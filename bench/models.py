@@ -36,6 +36,7 @@ MODELS = [
     ("resnet w32 projection", [*RESNET_32, "model.conditioning=projection"]),
     ("biggan w16 projection", BIGGAN_16),
     ("stylegan w16", STYLEGAN_16),
+    ("lapgan", ["model=lapgan"]),
 ]
 
 
