@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import Tensor, nn
 
 from ganlab.errors import GanlabError
 
@@ -42,3 +43,40 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
             f"{resolved} is not a ganlab checkpoint (no ganlab run config inside); pass one written by ganlab train"
         )
     return checkpoint
+
+
+def initialise_generator(generator: nn.Module, path: str | Path) -> None:
+    """Load the generator weights of the run at ``path`` (a ``.ckpt`` or run dir) into ``generator``.
+
+    How SRGAN starts from a pre-trained SRResNet (Ledig et al. 2017), or any run from another
+    run's generator. Only G's weights move; the discriminator, optimisers and step counters start afresh.
+
+    Raises:
+        GanlabError: the checkpoint cannot be read, or its generator has other layers or shapes.
+    """
+    resolved = resolve_checkpoint_path(path)
+    prefix = "generator."
+    saved: dict[str, Tensor] = {
+        key.removeprefix(prefix): value
+        for key, value in load_checkpoint(resolved)["state_dict"].items()
+        if key.startswith(prefix)
+    }
+    own = generator.state_dict()
+    missing = sorted(own.keys() - saved.keys())
+    unexpected = sorted(saved.keys() - own.keys())
+    reshaped = [
+        f"{key} {tuple(saved[key].shape)} vs {tuple(own[key].shape)}"
+        for key in own.keys() & saved.keys()
+        if saved[key].shape != own[key].shape
+    ]
+    if missing or unexpected or reshaped:
+        problems = [
+            f"{label}: {', '.join(keys[:3])}{' ...' if len(keys) > 3 else ''}"
+            for label, keys in (("missing", missing), ("extra", unexpected), ("shape", sorted(reshaped)))
+            if keys
+        ]
+        raise GanlabError(
+            f"init_generator={path}: that run's generator does not fit this model's ({'; '.join(problems)}); "
+            "pass a run of the same model, sizes and dataset shape"
+        )
+    generator.load_state_dict(saved)

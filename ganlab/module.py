@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 import lightning as L
@@ -12,6 +13,7 @@ from omegaconf import DictConfig
 from torch import Tensor
 from torch.optim import Optimizer
 
+from ganlab.checkpoint import initialise_generator
 from ganlab.errors import GanlabError, NonFiniteLoss
 from ganlab.losses.base import Critic, GANLoss
 from ganlab.models.base import Discriminator, Generator
@@ -106,11 +108,18 @@ class GANModule(L.LightningModule):
             )
 
     @classmethod
-    def from_config(cls, cfg: DictConfig) -> GANModule:
-        """Build the module a run config describes (``model``, ``loss``, ``optim``, ``tricks``)."""
+    def from_config(cls, cfg: DictConfig, generator_weights: str | Path | None = None) -> GANModule:
+        """Build the module a run config describes (``model``, ``loss``, ``optim``, ``tricks``).
+
+        ``generator_weights``: a checkpoint (or run dir) whose generator weights G starts from, loaded
+        before the tricks set up, so an EMA copy or historical average starts from them too.
+        """
         tricks = [instantiate(node) for node in (cfg.get("tricks") or {}).values()]
+        generator = instantiate(cfg.model.generator)
+        if generator_weights is not None:
+            initialise_generator(generator, generator_weights)
         return cls(
-            generator=instantiate(cfg.model.generator),
+            generator=generator,
             discriminator=instantiate(cfg.model.discriminator),
             loss=instantiate(cfg.loss),
             generator_optimizer=instantiate(cfg.optim.generator),

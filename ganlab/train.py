@@ -105,7 +105,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
     rank_zero_only(config_tree)(cfg, run_dir / "config_tree.log")
 
     datamodule = instantiate(cfg.dataset.datamodule)
-    module = GANModule.from_config(cfg)
+    # a resumed run's checkpoint holds G already (and init_generator's file may be gone by now)
+    module = GANModule.from_config(cfg, None if cfg.ckpt_path else cfg.get("init_generator"))
     module.run_info = {"config": OmegaConf.to_container(cfg, resolve=False), "choices": choices}
     callbacks = [instantiate(node) for node in cfg.callbacks.values()]
     loggers = [instantiate(node) for node in cfg.logger.values()]
