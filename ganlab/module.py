@@ -199,8 +199,13 @@ class GANModule(L.LightningModule):
         g_condition = {key: batch[key] for key in self.generator.condition_keys}
         d_condition = {key: batch[key] for key in self.discriminator.condition_keys}
         logs: dict[str, Tensor] = {}
-        for _ in range(self.n_critic if self.generator.adversarial_weight else 0):
-            logs.update(self._discriminator_step(opt_d, real, batch, g_condition, d_condition))
+        for _ in range(self.n_critic):
+            if self.generator.adversarial_weight:
+                logs.update(self._discriminator_step(opt_d, real, batch, g_condition, d_condition))
+            else:
+                # D sits out (SRResNet), yet Lightning's max_steps counts n_critic + 1 optimiser steps per batch:
+                # D's optimiser stepped without gradients moves nothing and keeps that count
+                opt_d.step()
         logs.update(self._generator_step(opt_g, real, batch, g_condition, d_condition))
         for scheduler in self._schedulers():
             scheduler.step()

@@ -122,7 +122,8 @@ def test_srresnet_trains_g_on_its_content_loss_and_leaves_d_alone(compose_train)
     d_before = {k: v.clone() for k, v in module.discriminator.state_dict().items()}
     g_before = {k: v.clone() for k, v in module.generator.state_dict().items()}
     _, module = fit(cfg, module)
-    assert module.discriminator_steps == 0
+    assert module.generator_steps == 3 and module.discriminator_steps == 0
+    assert not module.optimizers()[1].optimizer.state  # D's optimiser never saw a gradient
     assert all(torch.equal(v, module.discriminator.state_dict()[k]) for k, v in d_before.items())
     assert any(not torch.equal(v, module.generator.state_dict()[k]) for k, v in g_before.items())
 
