@@ -11,10 +11,8 @@ import torch
 from hydra.utils import instantiate
 from PIL import Image
 
-from ganlab.data.mnist_tasks import MNISTEdges
 from ganlab.errors import GanlabError
 from ganlab.metrics import PairedImageQuality
-from ganlab.models.pix2pix import UNetGenerator
 from ganlab.module import GANModule
 from ganlab.translate import input_images
 from tests.helpers import fit
@@ -128,21 +126,41 @@ def test_srresnet_trains_g_on_its_content_loss_and_leaves_d_alone(compose_train)
     assert any(not torch.equal(v, module.generator.state_dict()[k]) for k, v in g_before.items())
 
 
-def test_pix2pix_learns_edges_to_digits_past_the_copy_baseline(compose_train):
-    # 150 steps of a narrow pix2pix: its outputs are closer to the digits than the edge maps it is given
-    cfg = compose_train(
-        "model=pix2pix", "dataset=mnist_edges", "model.generator.width=16", "model.discriminator.width=16",
-        "generator_steps=150",
-    )  # fmt: skip
+# narrow models, 150 steps on their built-in task: (overrides, the output's PSNR/SSIM margin over the trivial
+# translation's). Measured: pix2pix 14.6 dB vs the edge map copied 9.8; srgan x4 15.4 dB / 0.62 vs bicubic
+# 14.7 / 0.56; cyclegan 12.4 dB vs the thin digit copied 8.5 (its SSIM is not past the copy's yet).
+BEAT_THE_BASELINE = {
+    "pix2pix": (
+        ["dataset=mnist_edges", "model.generator.width=16", "model.discriminator.width=16"],
+        {"psnr": 2.0},
+    ),
+    "srgan": (
+        ["dataset=mnist_superres", "dataset.scale=4", "model.generator.width=16", "model.generator.num_blocks=2",
+         "model.discriminator.width=8", "model.discriminator.hidden=64"],
+        {"psnr": 0.3, "ssim": 0.03},
+    ),
+    "cyclegan": (
+        ["dataset=mnist_thickness", "model.generator.width=8", "model.generator.n_blocks=1",
+         "model.discriminator.width=8", "dataset.datamodule.batch_size=16"],
+        {"psnr": 2.0},
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("model", list(BEAT_THE_BASELINE))
+def test_each_model_learns_its_task_past_the_trivial_baseline(compose_train, model):
+    overrides, margins = BEAT_THE_BASELINE[model]
+    cfg = compose_train(f"model={model}", *overrides, "generator_steps=150")
     _, module = fit(cfg)
-    assert isinstance(module.generator, UNetGenerator)
-    examples = MNISTEdges(root=cfg.paths.data_dir, download=False).examples(200)
+    assert module.generator_steps == 150 and all(p.isfinite().all() for p in module.parameters())
+    examples = instantiate(cfg.dataset.datamodule).examples(200)
     torch.manual_seed(0)
     metric = PairedImageQuality()
     outputs = module.generate(module.generator.sample_latent(200), {"source": examples["source"]})
     metric.update(outputs, examples["source"], examples["real"])
     values = metric.compute()
-    assert values["psnr"] > values["psnr_baseline"] + 2  # measured: 14.6 dB against 9.8 dB
+    for name, margin in margins.items():
+        assert values[name] > values[f"{name}_baseline"] + margin, (name, values)
 
 
 @pytest.mark.parametrize(
