@@ -193,6 +193,15 @@ def test_resume_continues_the_same_run(run_ganlab, tmp_path):
     assert "cannot change model when resuming" in err
 
 
+def test_a_moved_run_resumes_into_its_own_last_checkpoint(run_ganlab, tmp_path):
+    run_ganlab("train", "generator_steps=20", "final_eval=false", f"hydra.run.dir={tmp_path / 'run'}")
+    moved = tmp_path / "elsewhere"  # copied to another machine, or renamed
+    shutil.move(tmp_path / "run", moved)
+    run_ganlab("train", f"ckpt_path={moved}/checkpoints/last.ckpt", "generator_steps=30")
+    assert sorted(p.name for p in (moved / "checkpoints").glob("*.ckpt")) == ["last.ckpt"]
+    assert torch.load(moved / "checkpoints" / "last.ckpt", weights_only=True)["ganlab"]["generator_steps"] == 30
+
+
 def test_eval_sample_set_metrics_on_a_ring_checkpoint(run_ganlab, tmp_path):
     run_dir = tmp_path / "ring"
     run_ganlab("train", "generator_steps=100", "final_eval=false", "logger=none", f"hydra.run.dir={run_dir}")
