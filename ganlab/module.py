@@ -112,7 +112,7 @@ class GANModule(L.LightningModule):
         """Build the module a run config describes (``model``, ``loss``, ``optim``, ``tricks``).
 
         ``generator_weights``: a checkpoint (or run dir) whose generator weights G starts from, loaded
-        before the tricks set up, so an EMA copy or historical average starts from them too.
+        before the tricks set up, so a trick that records G there (historical averaging) starts from them.
         """
         tricks = [instantiate(node) for node in (cfg.get("tricks") or {}).values()]
         generator = instantiate(cfg.model.generator)
