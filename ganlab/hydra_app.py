@@ -22,9 +22,6 @@ def run_app(task: Callable[[DictConfig], Any], config_name: str, argv: list[str]
     parses; :func:`launch_argv` puts it back for code that re-executes the command line.
     """
     register_resolvers()
-    # Imported before Hydra configures logging, so that conf/hydra/job_logging can route its records.
-    import lightning  # noqa: F401
-
     _launch_argv[:] = argv
     app = hydra.main(version_base="1.3", config_path=config_dir(), config_name=config_name)(task)
     sys.argv = [f"{argv[0]} {command}".strip(), *argv[2:]]

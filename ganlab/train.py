@@ -19,12 +19,13 @@ from torch import Tensor
 
 from ganlab.checkpoint import load_checkpoint
 from ganlab.config import check_same_job, holds_a_run, resumable_checkpoint
-from ganlab.console import config_tree, results_table
+from ganlab.console import config_tree, console, results_table
 from ganlab.errors import GanlabError, Interrupted, NonFiniteLoss
 from ganlab.evaluate import score
 from ganlab.hydra_app import launch_argv
 from ganlab.module import GANModule
 from ganlab.plotting import save_png
+from ganlab.precision import pin_precision
 
 
 def resumed_config(cfg: DictConfig) -> tuple[DictConfig, dict[str, Any]]:
@@ -64,6 +65,7 @@ def _hparams(cfg: DictConfig, choices: dict[str, Any]) -> dict[str, Any]:
     params: dict[str, Any] = {group: str(choices.get(group)) for group in _COMPARED_GROUPS if group in choices}
     for key in (
         "seed",
+        "trainer.precision",
         "generator_steps",
         "optim.lr",
         "optim.n_critic",
@@ -101,8 +103,10 @@ def train(cfg: DictConfig) -> dict[str, float]:
             f"{run_dir} already holds a run (checkpoints/); continue it with resume=auto, "
             "or start the new run elsewhere (hydra.run.dir=... or the default dated directory)"
         )
+    why = pin_precision(cfg.trainer)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     rank_zero_only(config_tree)(cfg, run_dir / "config_tree.log")
+    rank_zero_only(console.print)(f"precision: {cfg.trainer.precision}: {why}")
 
     datamodule = instantiate(cfg.dataset.datamodule)
     # a resumed run's checkpoint holds G already (and init_generator's file may be gone by now)

@@ -14,6 +14,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, open_dict
 
 from ganlab.config import config_dir, register_resolvers
+from ganlab.precision import pin_precision
 
 # Under pytest-xdist each of the two workers, and every CLI run it starts, computes on one thread:
 # two workers of two threads each would fight over two cores, and an in-process run compared
@@ -104,6 +105,7 @@ def compose_train(tmp_path: Path, shared_dir: Path) -> Callable[..., DictConfig]
             cfg = compose("train", overrides=[f"paths.data_dir={shared_dir / 'data'}", *overrides])
         with open_dict(cfg):
             cfg.paths.output_dir = str(tmp_path)
+        pin_precision(cfg.trainer)  # as `ganlab train` does before it builds the Trainer
         return cfg
 
     return make
