@@ -1,5 +1,5 @@
 """The ``ganlab`` command: ``ganlab train [overrides]``, ``ganlab eval ckpt=PATH [overrides]``,
-``ganlab translate ckpt=PATH input=DIR output=DIR`` and ``ganlab report DIR``."""
+``ganlab translate ckpt=PATH input=DIR output=DIR``, ``ganlab report DIR`` and ``ganlab landscape``."""
 
 from __future__ import annotations
 
@@ -22,11 +22,13 @@ commands:
   translate  apply an image-to-image   ganlab translate ckpt=outputs/<date>/<time> input=DIR output=DIR
              model to a folder
   report     tabulate a sweep          ganlab report multirun/<date>/<time> --sort modes_covered
+  landscape  every loss's generator    ganlab landscape --out landscape.png
+             objective and its slope against D(G(z))
 
-Each command is a Hydra app over conf/: `ganlab train --help` lists the config groups and their
+train, eval and translate are Hydra apps over conf/: `ganlab train --help` lists the config groups and their
 options, `ganlab train --cfg job` prints the composed config, `ganlab train -m loss=gan,nsgan seed=1,2`
 runs a sweep. Tab completion in bash: eval "$(ganlab -sc install=bash)"
-`ganlab report --help` lists the report's options.
+`ganlab report --help` and `ganlab landscape --help` list their options.
 """
 
 
@@ -87,13 +89,18 @@ COMMANDS: dict[str, tuple[Callable[[DictConfig], Any], str]] = {
 }
 
 
-def _report(argv: list[str]) -> None:
+# Commands that are no Hydra app: their module's ``main(argv)`` parses its own flags.
+PLAIN_COMMANDS = {"report": "ganlab.report", "landscape": "ganlab.landscape"}
+
+
+def _plain_command(command: str, argv: list[str]) -> None:
+    import importlib
+
     from ganlab.console import print_error
     from ganlab.errors import GanlabError
-    from ganlab.report import main as report_main
 
     try:
-        report_main(argv)
+        importlib.import_module(PLAIN_COMMANDS[command]).main(argv)
     except GanlabError as err:
         print_error(str(err))
         raise SystemExit(2) from None
@@ -137,12 +144,13 @@ def main(argv: list[str] | None = None) -> None:
     if command in ("-V", "--version"):
         print(__version__)
         return
-    if command == "report":
-        _report(argv[2:])
+    if command in PLAIN_COMMANDS:
+        _plain_command(command, argv[2:])
         return
     if command not in COMMANDS:
+        known = ", ".join([*COMMANDS, *PLAIN_COMMANDS])
         print(
-            f"error: unknown command {command!r}; choose one of: {', '.join(COMMANDS)}, report (ganlab --help)",
+            f"error: unknown command {command!r}; choose one of: {known} (ganlab --help)",
             file=sys.stderr,
         )
         raise SystemExit(2)
