@@ -188,7 +188,19 @@ class GANModule(L.LightningModule):
         if self.generator.translates:
             return self._translation_picture(z.shape[0], datamodule)
         num, condition, per_row = self.generator.grid_condition(z.shape[0])
-        return datamodule.render(self.generate(z[:num], condition).cpu(), per_row)
+        critic = None if self.discriminator.condition_keys else self.discriminator_probability
+        return datamodule.render_game(self.generate(z[:num], condition).cpu(), per_row, critic)
+
+    @torch.no_grad()
+    def discriminator_probability(self, x: Tensor) -> Tensor:
+        """sigmoid(D(x)) per sample, ``(N,)``, in eval mode: the discriminator's belief that ``x`` is real."""
+        was_training = self.discriminator.training
+        self.discriminator.eval()
+        try:
+            logits = self.discriminator(x.to(self.device)).float()
+            return torch.sigmoid(logits.reshape(len(x), -1).mean(1)).cpu()
+        finally:
+            self.discriminator.train(was_training)
 
     @torch.no_grad()
     def _translation_picture(self, num: int, datamodule: Any) -> Tensor:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import lightning as L
 import torch
@@ -178,3 +178,10 @@ class GANDataModule(L.LightningDataModule):
         ``None`` lets the data module choose.
         """
         raise NotImplementedError
+
+    def render_game(self, samples: Tensor, per_row: int | None, critic: Callable[[Tensor], Tensor] | None) -> Tensor:
+        """:meth:`render`, with the discriminator where the data module can draw it (1-D data).
+
+        ``critic``: a real-valued sample batch ``(N, ...)`` -> ``(N,)`` D(x) as a probability, or ``None``.
+        """
+        return self.render(samples, per_row)

@@ -12,6 +12,7 @@ from ganlab.metrics.memorization import Memorization
 from ganlab.metrics.modes import ModeCoverage
 from ganlab.metrics.nearest_neighbours import DensityCoverage, OneNearestNeighbourAccuracy, PrecisionRecall
 from ganlab.metrics.paired import PairedImageQuality, PerceptualDistance
+from ganlab.metrics.wasserstein1d import Wasserstein1D
 
 __all__ = [
     "ClassificationAccuracyScore",
@@ -36,4 +37,5 @@ __all__ = [
     "PerceptualDistance",
     "PrecisionRecall",
     "SampleMetric",
+    "Wasserstein1D",
 ]
