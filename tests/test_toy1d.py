@@ -7,6 +7,7 @@ import math
 
 import pytest
 import torch
+from hydra.utils import instantiate
 
 from ganlab.data.toy1d import GaussianMixture1D, Toy1DDataModule, kernel_density, optimal_discriminator
 from ganlab.errors import GanlabError
@@ -78,3 +79,12 @@ def test_a_location_scale_run_on_1d_data_writes_its_pictures_and_moments(run_gan
     metrics = json.loads((run / "metrics.json").read_text())["metrics"]
     assert set(metrics) == {"wasserstein1", "mean", "std"} and metrics["std"] > 0
     assert (run / "samples" / "step_000030.png").is_file()
+
+
+@pytest.mark.parametrize(
+    ("dataset", "weights"), [("gaussian1d", [1.0]), ("mixture1d", [0.5, 0.5]), ("bimodal1d", [0.7, 0.3])]
+)
+def test_each_1d_dataset_config_builds_its_mixture(compose_train, dataset, weights):
+    datamodule = instantiate(compose_train(f"dataset={dataset}").dataset.datamodule)
+    assert datamodule.name == dataset
+    assert datamodule.distribution.weights.tolist() == pytest.approx(weights)

@@ -16,6 +16,7 @@ import torch
 from torch import Tensor
 
 from ganlab.data.toy2d import Toy2DDataModule
+from ganlab.errors import GanlabError
 
 
 class GaussianMixture1D:
@@ -35,8 +36,6 @@ class GaussianMixture1D:
         raw = torch.ones(len(self.means), dtype=torch.float64) if weights is None else torch.tensor(weights).double()
         sizes_differ = len(self.stds) != len(self.means) or len(raw) != len(self.means)
         if sizes_differ or (self.stds <= 0).any() or (raw < 0).any():
-            from ganlab.errors import GanlabError
-
             raise GanlabError(
                 f"a 1-D mixture needs as many stds (> 0) and weights (>= 0) as means: got means {means}, "
                 f"stds {stds}, weights {weights}"

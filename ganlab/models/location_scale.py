@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
+from ganlab.errors import GanlabError
 from ganlab.models.base import Generator
 
 
@@ -30,8 +31,6 @@ class LocationScaleGenerator(Generator):
         self.data_shape = tuple(int(d) for d in data_shape)
         super().__init__(latent_dim=math.prod(self.data_shape))
         if std <= 0:
-            from ganlab.errors import GanlabError
-
             raise GanlabError(f"model.generator.std={std} must be > 0: it is the initial standard deviation")
         self.mean = nn.Parameter(torch.full((self.latent_dim,), float(mean)))
         self.log_std = nn.Parameter(torch.full((self.latent_dim,), math.log(std)))
