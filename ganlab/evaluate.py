@@ -105,7 +105,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     grid_z = module.generator.sample_latent(
         trained.dataset.sample_grid_size, rng=torch.Generator().manual_seed(cfg.seed)
     )
-    figures = {"samples": module.sample_picture(grid_z, datamodule), **findings.figures}
+    figures = {"samples": module.sample_picture(grid_z, datamodule, game=False), **findings.figures}
     for stem, image in figures.items():
         save_png(image, str(out_dir / f"{stem}.png"))
     run = checkpoint["ganlab"]["run"]

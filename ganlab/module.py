@@ -15,6 +15,7 @@ from torch.optim import Optimizer
 
 from ganlab.checkpoint import initialise_generator
 from ganlab.errors import GanlabError, NonFiniteLoss
+from ganlab.game_view import GameView
 from ganlab.losses.base import Critic, GANLoss
 from ganlab.models.base import Discriminator, Generator
 from ganlab.randomness import capture_random_states, give_rank_its_own_stream, restore_random_states
@@ -178,29 +179,20 @@ class GANModule(L.LightningModule):
         finally:
             generator.train(was_training)
 
-    def sample_picture(self, z: Tensor, datamodule: Any) -> Tensor:
-        """A picture of samples from the latent codes ``z``, drawn by ``datamodule.render``.
+    def sample_picture(self, z: Tensor, datamodule: Any, game: bool = True) -> Tensor:
+        """A picture of samples from the latent codes ``z``, drawn by ``datamodule.render_game``.
 
         An image grid (one row per class for a class-conditional generator, which then uses as
-        many of the codes as fill whole rows) or a scatter plot for 2-D data; for a translating
+        many of the codes as fill whole rows); for 1-D and 2-D data, with ``game`` the players
+        too (:class:`~ganlab.game_view.GameView`), else a plot of the samples alone; for a translating
         generator, ``len(z)`` fixed test examples, one per row: input | output | target.
         """
         if self.generator.translates:
             return self._translation_picture(z.shape[0], datamodule)
         num, condition, per_row = self.generator.grid_condition(z.shape[0])
-        critic = None if self.discriminator.condition_keys else self.discriminator_probability
-        return datamodule.render_game(self.generate(z[:num], condition).cpu(), per_row, critic)
-
-    @torch.no_grad()
-    def discriminator_probability(self, x: Tensor) -> Tensor:
-        """sigmoid(D(x)) per sample, ``(N,)``, in eval mode: the discriminator's belief that ``x`` is real."""
-        was_training = self.discriminator.training
-        self.discriminator.eval()
-        try:
-            logits = self.discriminator(x.to(self.device)).float()
-            return torch.sigmoid(logits.reshape(len(x), -1).mean(1)).cpu()
-        finally:
-            self.discriminator.train(was_training)
+        # a conditional D has no one field over the sample space to draw
+        view = GameView(self) if game and not self.discriminator.condition_keys else None
+        return datamodule.render_game(self.generate(z[:num], condition).cpu(), per_row, view)
 
     @torch.no_grad()
     def _translation_picture(self, num: int, datamodule: Any) -> Tensor:

@@ -9,10 +9,13 @@ import pytest
 import torch
 from hydra.utils import instantiate
 
-from ganlab.data.toy1d import GaussianMixture1D, Toy1DDataModule, kernel_density, optimal_discriminator
+from ganlab.data.density import kernel_density, optimal_discriminator
+from ganlab.data.toy1d import GaussianMixture1D, Toy1DDataModule
 from ganlab.errors import GanlabError
+from ganlab.game_view import GameView
 from ganlab.metrics import Wasserstein1D
 from ganlab.models.location_scale import LocationScaleGenerator
+from ganlab.module import GANModule
 
 BIMODAL = GaussianMixture1D(means=[-2.0, 2.0], stds=[0.5, 0.5], weights=[0.7, 0.3])
 
@@ -63,11 +66,12 @@ def test_wasserstein1_of_a_shifted_copy_is_the_shift():
     assert values["mean"].item() == pytest.approx(49.75)
 
 
-def test_the_1d_picture_draws_d_and_d_star_when_given_a_critic():
+def test_the_1d_picture_draws_d_and_d_star_when_given_the_game(compose_train):
     data = Toy1DDataModule(BIMODAL, num_train=1000, num_test=1000)
     data.setup("fit")
     fake = torch.randn(500, 1)
-    plain, game = data.render(fake), data.render_game(fake, None, lambda x: torch.sigmoid(x).flatten())
+    module = GANModule.from_config(compose_train("model=location_scale", "dataset=bimodal1d"))
+    plain, game = data.render(fake), data.render_game(fake, None, GameView(module))
     assert plain.shape == game.shape and plain.shape[0] == 3
     assert not torch.equal(plain, game)  # the D and D* curves and their axis are drawn
 

@@ -63,6 +63,7 @@ def test_ring8_train_then_eval(run_ganlab, tmp_path):
     assert checkpoint["ganlab"]["discriminator_steps"] == 300
     assert checkpoint["ganlab"]["run"]["choices"]["model"] == "mlp"
     assert sorted(p.name for p in (run_dir / "samples").iterdir()) == [
+        "samples.gif",
         "step_000100.png",
         "step_000200.png",
         "step_000300.png",

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import lightning as L
 import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
+
+if TYPE_CHECKING:
+    from ganlab.game_view import GameView
 
 
 class TensorDictDataset(Dataset):
@@ -179,9 +183,10 @@ class GANDataModule(L.LightningDataModule):
         """
         raise NotImplementedError
 
-    def render_game(self, samples: Tensor, per_row: int | None, critic: Callable[[Tensor], Tensor] | None) -> Tensor:
-        """:meth:`render`, with the discriminator where the data module can draw it (1-D data).
+    def render_game(self, samples: Tensor, per_row: int | None, view: GameView | None) -> Tensor:
+        """:meth:`render`, with the players drawn in where the data module can (the 1-D and 2-D pictures).
 
-        ``critic``: a real-valued sample batch ``(N, ...)`` -> ``(N,)`` D(x) as a probability, or ``None``.
+        ``view``: the running game's :class:`~ganlab.game_view.GameView` (D's scores, the pull on each fake,
+        G's image of a noise grid), or ``None`` where there is none to draw (a conditional D).
         """
         return self.render(samples, per_row)

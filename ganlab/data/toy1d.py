@@ -10,13 +10,18 @@ the generated samples.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
 
+from ganlab.data.density import kernel_density, optimal_discriminator
 from ganlab.data.toy2d import Toy2DDataModule
 from ganlab.errors import GanlabError
+
+if TYPE_CHECKING:
+    from ganlab.game_view import GameView
 
 
 class GaussianMixture1D:
@@ -62,29 +67,14 @@ class GaussianMixture1D:
         return low - margin, high + margin
 
 
-def kernel_density(samples: Tensor, x: Tensor) -> Tensor:
-    """Gaussian KDE of 1-D ``samples`` at ``x``, with Scott's bandwidth :math:`h = \\hat\\sigma n^{-1/5}`."""
-    samples = samples.double().flatten()
-    bandwidth = max(float(samples.std()), 1e-3) * len(samples) ** -0.2
-    z = (x.double().unsqueeze(-1) - samples) / bandwidth
-    return torch.exp(-0.5 * z**2).mean(-1) / (bandwidth * math.sqrt(2 * math.pi))
-
-
-def optimal_discriminator(p: Tensor, q: Tensor) -> Tensor:
-    """:math:`D^*(x) = p / (p + q)`, the best discriminator against a fixed generator density ``q``
-    (Goodfellow et al. 2014, proposition 1); 1/2 where both densities vanish."""
-    total = p + q
-    return torch.where(total > 0, p / total.clamp_min(1e-300), torch.full_like(total, 0.5))
-
-
 class Toy1DDataModule(Toy2DDataModule):
     """Samples of a :class:`GaussianMixture1D`, drawn once in memory (see :class:`Toy2DDataModule`)."""
 
     def render(self, samples: Tensor, per_row: int | None = None) -> Tensor:
         return self.render_game(samples, per_row, None)
 
-    def render_game(self, samples: Tensor, per_row: int | None, critic: Callable[[Tensor], Tensor] | None) -> Tensor:
-        """Histograms, :math:`p`, and with a ``critic`` (x -> D(x) as a probability) :math:`D` and :math:`D^*`."""
+    def render_game(self, samples: Tensor, per_row: int | None, view: GameView | None) -> Tensor:
+        """Histograms and :math:`p`; with a ``view`` also D, and :math:`D^*` where D's score is a probability."""
         from matplotlib.figure import Figure
 
         from ganlab.plotting import figure_image
@@ -101,13 +91,17 @@ class Toy1DDataModule(Toy2DDataModule):
         ax.hist(fake.clamp(low, high).numpy(), bins=bins, density=True, color="tab:blue", alpha=0.5, label="generated")
         ax.plot(x, p, color="black", lw=1.5, label="true density p")
         ax.set(xlim=(low, high), xlabel="x", ylabel="density")
-        if critic is not None:
+        if view is not None and view.has_pointwise_scores:
             right = ax.twinx()
-            belief = critic(x.unsqueeze(1)).detach().cpu().flatten()
-            right.plot(x, belief, color="tab:red", lw=2, label="sigmoid(D's output)")
-            best = optimal_discriminator(p, kernel_density(fake, x))
-            right.plot(x, best, color="tab:red", lw=1.2, ls="--", label="D*(x) = p / (p + q̂), the GAN optimum")
-            right.set(ylim=(0, 1), ylabel="D")
+            belief = view.score(x.unsqueeze(1))
+            if view.scores_are_probabilities:
+                right.plot(x, belief, color="tab:red", lw=2, label="sigmoid(D's output)")
+                best = optimal_discriminator(p, kernel_density(fake, x))
+                right.plot(x, best, color="tab:red", lw=1.2, ls="--", label="D*(x) = p / (p + q̂), the GAN optimum")
+                right.set(ylim=(0, 1), ylabel="D")
+            else:  # critic values and least-squares scores have no optimum of this form
+                right.plot(x, belief, color="tab:red", lw=2, label="D's output (raw score)")
+                right.set(ylabel="D (raw score)")
             right.legend(loc="upper right", fontsize=7, frameon=False)
         outside = int(((fake < low) | (fake > high)).sum())
         if outside:  # a generator that drifted away would otherwise look like an empty histogram

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
 
 from ganlab.data.base import GANDataModule, TensorDictDataset
-from ganlab.plotting import scatter_image
+from ganlab.data.density import kernel_density
+from ganlab.plotting import field_image, scatter_image, square_grid
+
+if TYPE_CHECKING:
+    from ganlab.game_view import GameView
 
 
 class GaussianMixture2D:
@@ -31,6 +36,11 @@ class GaussianMixture2D:
         """``{"real": (num, 2) samples, "label": (num,) index of the mode each was drawn from}``."""
         modes = torch.randint(len(self.centers), (num,), generator=rng)
         return {"real": self.centers[modes] + self.std * torch.randn(num, 2, generator=rng), "label": modes}
+
+    def density(self, points: Tensor) -> Tensor:
+        r""":math:`p(x) = \frac1K \sum_k \mathcal N(x; \mu_k, \sigma^2 I)` at ``(M, 2)`` points, ``(M,)`` float64."""
+        squared = torch.cdist(points.double(), self.centers.double()).pow(2)
+        return torch.exp(-0.5 * squared / self.std**2).mean(1) / (2 * math.pi * self.std**2)
 
     @property
     def extent(self) -> float:
@@ -78,9 +88,24 @@ class SwissRoll:
         points = torch.stack([t * t.cos(), t * t.sin()], dim=1)
         return self.scale * (points + self.noise * torch.randn(num, 2, generator=rng))
 
+    def density(self, points: Tensor, steps: int = 1_000) -> Tensor:
+        r""":math:`p(x) = \mathbb E_t\, \mathcal N(x; s\,(t\cos t, t\sin t), (s\nu)^2 I)` at ``(M, 2)`` points,
+        ``(M,)``: the expectation over :math:`t \sim U[1.5\pi, 4.5\pi]` by the midpoint rule on ``steps`` values
+        of t (by default at most 0.033 apart on the roll, half the noise's width)."""
+        t = 1.5 * math.pi * (1 + 2 * (torch.arange(steps, dtype=torch.float64) + 0.5) / steps)
+        curve = (self.scale * torch.stack([t * t.cos(), t * t.sin()], dim=1)).float()
+        width = self.scale * self.noise
+        kernels = [
+            torch.cdist(block.float(), curve).pow(2).mul(-0.5 / width**2).exp().mean(1) for block in points.split(4096)
+        ]
+        return torch.cat(kernels) / (2 * math.pi * width**2)
+
     @property
     def extent(self) -> float:
         return 4.5 * math.pi * self.scale * 1.15
+
+
+NO_POINTWISE_SCORES = "\n(D judges several samples jointly: it has no value at one point to map)"
 
 
 class Toy2DDataModule(GANDataModule):
@@ -109,6 +134,7 @@ class Toy2DDataModule(GANDataModule):
         self.num_train, self.num_test = int(num_train), int(num_test)
         self.data_seed = int(data_seed)
         self.name = name
+        self._density_grid: Tensor | None = None
 
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is not None:
@@ -122,6 +148,45 @@ class Toy2DDataModule(GANDataModule):
         else:
             self.train_set = TensorDictDataset(draw(self.num_train, rng))
             self.test_set = TensorDictDataset(draw(self.num_test, rng))
+
+    #: the field view's grids: D's scores on ``FIELD_GRID²`` points, the real density on ``DENSITY_GRID²``
+    FIELD_GRID = 100
+    DENSITY_GRID = 300
+
+    def render_game(self, samples: Tensor, per_row: int | None, view: GameView | None) -> Tensor:
+        """The field view: D over the plane, the real density's contours, the fakes and the pull on each,
+        and G's image of a noise grid where the latent space is 2-D (see :func:`~ganlab.plotting.field_image`)."""
+        if view is None:
+            return self.render(samples, per_row)
+        limits = self.distribution.extent
+        scores = None
+        if view.has_pointwise_scores:
+            scores = view.score(square_grid(limits, self.FIELD_GRID)).reshape(self.FIELD_GRID, self.FIELD_GRID)
+        return field_image(
+            samples,
+            limits=limits,
+            reference=self.real_samples(2_000),
+            density=self.real_density_grid(),
+            scores=scores,
+            scores_are_probabilities=view.scores_are_probabilities,
+            pull=view.generator_pull(samples, self.real_samples(len(samples), split="train")),
+            manifold=view.latent_grid(),
+            title=f"generator step {view.step}" + ("" if view.has_pointwise_scores else NO_POINTWISE_SCORES),
+        )
+
+    def real_density_grid(self) -> Tensor:
+        """The real density on ``DENSITY_GRID²`` points of the plot window, ``(rows = y, columns = x)``.
+
+        The distribution's own (exact for mixtures, by quadrature for the Swiss roll); a kernel density estimate
+        of 4,000 training samples for data without one.
+        Computed once: the data do not change during a run.
+        """
+        if self._density_grid is None:
+            points = square_grid(self.distribution.extent, self.DENSITY_GRID)
+            exact = getattr(self.distribution, "density", None)
+            values = exact(points) if exact else kernel_density(self.real_samples(4_000, split="train"), points)
+            self._density_grid = values.reshape(self.DENSITY_GRID, self.DENSITY_GRID).float()
+        return self._density_grid
 
     def render(self, samples: Tensor, per_row: int | None = None) -> Tensor:
         return scatter_image(

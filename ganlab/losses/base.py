@@ -31,6 +31,11 @@ class GANLoss:
     """Set by losses whose generator loss also compares with D(real) (the relativistic ones); the
     training step computes D(real) in the generator step only for them."""
 
+    scores_are_logits: bool = False
+    """Set by losses whose discriminator output is a logit, :math:`D(x) = \\sigma(\\ell(x))` the probability that
+    ``x`` is real (the minimax and non-saturating games); pictures and diagnoses then read D as a probability.
+    Other losses' scores (critic values, least-squares targets, hinge margins) are shown raw."""
+
     def discriminator_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
         """Scalar loss the discriminator minimises."""
         raise NotImplementedError

@@ -31,6 +31,7 @@ class MinimaxLoss(GANLoss):
     """
 
     supports_soft_labels = True
+    scores_are_logits = True
 
     def discriminator_loss(
         self,

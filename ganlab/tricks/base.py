@@ -69,9 +69,12 @@ class Trick:
     Attributes:
         setup_first: set by tricks whose :meth:`setup` replaces a network (MAD-GAN's k generators),
             so that they are set up before tricks that copy or wrap the networks (EMA, spectral norm).
+        scores_single_samples: unset by tricks under which D's score of a sample depends on other samples
+            (packs, minibatch statistics): D then has no value at a point of its own, for pictures of its field.
     """
 
     setup_first: bool = False
+    scores_single_samples: bool = True
 
     def setup(self, module: GANModule) -> None:
         """Called once before training, e.g. to wrap D's layers or copy G's weights."""

@@ -43,6 +43,8 @@ class MinibatchStdDev(Trick):
         group_size: samples per group whose statistic is shared (4 in the paper).
     """
 
+    scores_single_samples = False
+
     def __init__(self, group_size: int = 4) -> None:
         self.group_size = int(group_size)
 
@@ -79,6 +81,8 @@ class MinibatchDiscrimination(Trick):
         num_kernels: B, the number of closeness scores.
         kernel_dim: C, the dimension each is computed in.
     """
+
+    scores_single_samples = False
 
     def __init__(self, num_kernels: int = 16, kernel_dim: int = 8) -> None:
         self.num_kernels, self.kernel_dim = int(num_kernels), int(kernel_dim)

@@ -35,6 +35,8 @@ class Packing(Trick):
         m: samples per pack (2 to 4 in the paper).
     """
 
+    scores_single_samples = False
+
     def __init__(self, m: int = 2) -> None:
         if int(m) < 1:
             raise GanlabError(f"packing: m must be at least 1, got {m}")
