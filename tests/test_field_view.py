@@ -1,4 +1,5 @@
-"""The field view of 2-D games: what GameView computes, the densities drawn, the picture, the animation."""
+"""The field view of 2-D games: what GameView computes, the densities drawn, the picture, the animation, and
+the user's own 2-D points."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ from torch import Tensor, nn
 
 from ganlab.animation import evenly_thinned, write_animation
 from ganlab.data.density import kernel_density
+from ganlab.data.points2d import Points2DDataModule
 from ganlab.data.toy2d import Grid, Ring, SwissRoll, Toy2DDataModule
+from ganlab.errors import GanlabError
 from ganlab.game_view import GameView
 from ganlab.losses import MinimaxLoss, NonSaturatingLoss, RelativisticAverageLoss, WassersteinLoss
 from ganlab.models.base import Discriminator
@@ -195,3 +198,71 @@ def test_a_2d_run_logs_field_views_and_an_animation(compose_train, tmp_path):
     assert sorted(p.name for p in out.iterdir()) == ["samples.gif", "step_000020.png", "step_000040.png"]
     with Image.open(out / "samples.gif") as gif:
         assert gif.n_frames == 2
+
+
+def write_points(path, points: Tensor) -> None:
+    if path.suffix == ".npy":
+        import numpy as np
+
+        np.save(path, points.numpy())
+    elif path.suffix == ".pt":
+        torch.save(points, path)
+    else:
+        rows = "\n".join(f"{x:.6f},{y:.6f}" for x, y in points.tolist())
+        path.write_text("x,y\n" + rows + "\n")
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".npy", ".pt"])
+def test_points_from_a_file_are_split_once_into_train_and_test(tmp_path, suffix):
+    # distinct x coordinates, so sorting by x lines the points up even after a round trip through text
+    y = torch.randn(500, generator=torch.Generator().manual_seed(3))
+    points = torch.stack([torch.linspace(-2, 2, 500), y], dim=1)
+    path = tmp_path / f"points{suffix}"
+    write_points(path, points)
+    data = Points2DDataModule(path, test_fraction=0.2, batch_size=100)
+    data.setup("fit")
+    train, test = data.train_set.tensors["real"], data.test_set.tensors["real"]
+    assert (len(train), len(test)) == (400, 100)
+    merged = torch.cat([train, test])
+    order = lambda t: t[torch.argsort(t[:, 0])]  # noqa: E731
+    torch.testing.assert_close(order(merged), order(points), atol=1e-5, rtol=0)
+    assert data.distribution.extent == pytest.approx(float(points.abs().max()) * 1.15, rel=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "does not exist"),
+        ("1,2,3\n4,5,6\n", r"shape \(2, 3\)"),
+        ("1,2\nnan,5\n", "1 of 2 points are NaN"),
+        ("a,b\nhello,world\n", "could not be read"),
+    ],
+)
+def test_a_bad_points_file_is_refused_in_one_line(tmp_path, content, message):
+    path = tmp_path / "points.csv"
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(GanlabError, match=message):
+        Points2DDataModule(path, batch_size=1)
+
+
+def test_fewer_points_than_a_batch_are_refused(tmp_path):
+    path = tmp_path / "points.npy"
+    write_points(path, torch.randn(50, 2))
+    with pytest.raises(GanlabError, match="fewer than one batch of 256"):
+        Points2DDataModule(path)
+
+
+@pytest.mark.slow
+def test_the_users_own_points_train_and_draw_a_field_view(run_ganlab, tmp_path):
+    path = tmp_path / "moons.csv"
+    angles = torch.linspace(0, math.pi, 600)
+    upper, lower = torch.stack([angles.cos(), angles.sin()], 1), torch.stack([1 - angles.cos(), 0.5 - angles.sin()], 1)
+    write_points(path, torch.cat([upper, lower]))  # two moons
+    run = tmp_path / "run"
+    run_ganlab("train", "dataset=points2d", f"dataset.path={path}", "generator_steps=30",
+               "callbacks.samples.every_n_steps=30", "metrics=[nn1]", f"hydra.run.dir={run}")  # fmt: skip
+    assert (run / "samples" / "step_000030.png").is_file()
+    assert "nn1_accuracy" in (run / "metrics.json").read_text()
+    missing = run_ganlab("train", "dataset=points2d", expect=2).stderr
+    assert "dataset.path has no value" in missing
