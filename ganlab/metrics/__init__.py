@@ -12,6 +12,7 @@ from ganlab.metrics.memorization import Memorization
 from ganlab.metrics.modes import ModeCoverage
 from ganlab.metrics.nearest_neighbours import DensityCoverage, OneNearestNeighbourAccuracy, PrecisionRecall
 from ganlab.metrics.paired import PairedImageQuality, PerceptualDistance
+from ganlab.metrics.sharpness import Sharpness
 from ganlab.metrics.wasserstein1d import Wasserstein1D
 
 __all__ = [
@@ -37,5 +38,6 @@ __all__ = [
     "PerceptualDistance",
     "PrecisionRecall",
     "SampleMetric",
+    "Sharpness",
     "Wasserstein1D",
 ]
