@@ -17,14 +17,14 @@ from torch import Tensor
 from ganlab.checkpoint import load_checkpoint, resolve_checkpoint_path
 from ganlab.console import results_table
 from ganlab.data.base import GANDataModule
+from ganlab.generative import GenerativeModule, module_class
 from ganlab.metrics.base import Findings
 from ganlab.metrics.suite import MetricSuite, translated_batches
-from ganlab.module import GANModule
 from ganlab.plotting import save_png
 
 
 def score(
-    module: GANModule,
+    module: GenerativeModule,
     datamodule: GANDataModule,
     metric_configs: Mapping[str, Any],
     num_samples: int,
@@ -72,12 +72,14 @@ def run_config(checkpoint: Mapping[str, Any], paths: DictConfig) -> DictConfig:
     return cfg
 
 
-def restore(ckpt: str | Path, paths: DictConfig, device: str) -> tuple[Path, dict[str, Any], DictConfig, GANModule]:
+def restore(
+    ckpt: str | Path, paths: DictConfig, device: str
+) -> tuple[Path, dict[str, Any], DictConfig, GenerativeModule]:
     """The checkpoint ``ckpt`` (a file or run dir) as ``(path, checkpoint, run config, module in eval mode)``."""
     ckpt_path = resolve_checkpoint_path(ckpt)
     checkpoint = load_checkpoint(ckpt_path)
     trained = run_config(checkpoint, paths)
-    module = GANModule.from_config(trained)
+    module = module_class(trained).from_config(trained)
     module.load_state_dict(checkpoint["state_dict"])
     return ckpt_path, checkpoint, trained, module.to(device).eval()
 

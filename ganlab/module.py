@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import lightning as L
 import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig
@@ -14,26 +13,22 @@ from torch import Tensor
 from torch.optim import Optimizer
 
 from ganlab.checkpoint import initialise_generator
-from ganlab.errors import GanlabError, NonFiniteLoss
+from ganlab.errors import GanlabError
 from ganlab.game_view import GameView
+from ganlab.generative import GenerativeModule, grad_norm
 from ganlab.losses.base import Critic, GANLoss
 from ganlab.models.base import Discriminator, Generator
-from ganlab.randomness import capture_random_states, give_rank_its_own_stream, restore_random_states
 from ganlab.tricks.base import StepContext, Trick
 
 OptimizerFactory = Callable[[Iterable[torch.nn.Parameter]], Optimizer]
 SchedulerFactory = Callable[[Optimizer], Any]
 
 
-def _grad_norm(parameters: Iterable[torch.nn.Parameter]) -> Tensor:
-    grads = [p.grad for p in parameters if p.grad is not None]
-    if not grads:
-        return torch.zeros(())
-    return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
-
-
-class GANModule(L.LightningModule):
+class GANModule(GenerativeModule):
     """Trains a generator against a discriminator: ``n_critic`` D steps, then one G step, per batch.
+
+    What every trained model shares (sampling, step counters, checkpoints) is in
+    :class:`~ganlab.generative.GenerativeModule`; this is the adversarial game.
 
     Everything that varies between GANs is injected: the two networks, the :class:`GANLoss`, the
     :class:`Trick` list and the optimiser factories (``functools.partial`` objects, as Hydra's
@@ -55,9 +50,10 @@ class GANModule(L.LightningModule):
         tricks: stabilisation tricks, applied in order.
         n_critic: discriminator steps per generator step.
         gradient_clip_val: clip each player's gradient norm to this value (``None``: no clipping).
-        channels_last: store the networks' 4-D weights in channels_last memory format from the start of
-            fit, which oneDNN and cuDNN convolutions run faster (docs/performance.md); no effect on MLPs.
+        channels_last: see :class:`~ganlab.generative.GenerativeModule`.
     """
+
+    non_finite_remedy = "lower optim.lr, add gradient clipping (optim.gradient_clip_val=1.0) or try another loss"
 
     def __init__(
         self,
@@ -73,11 +69,9 @@ class GANModule(L.LightningModule):
         gradient_clip_val: float | None = None,
         channels_last: bool = False,
     ) -> None:
-        super().__init__()
+        super().__init__(generator, gradient_clip_val, channels_last)
         if n_critic < 1:
             raise GanlabError(f"optim.n_critic must be at least 1, got {n_critic}")
-        self.automatic_optimization = False
-        self.generator = generator
         self.discriminator = discriminator
         self.loss = loss
         # the run's tricks, then the loss terms the architectures bring (ACGAN's classifier, BigGAN's orthogonality)
@@ -90,14 +84,7 @@ class GANModule(L.LightningModule):
         self.generator_scheduler = generator_scheduler
         self.discriminator_scheduler = discriminator_scheduler
         self.n_critic = int(n_critic)
-        self.gradient_clip_val = gradient_clip_val
-        self.channels_last = bool(channels_last)
-        self.generator_steps = 0
         self.discriminator_steps = 0
-        # Set by `ganlab train`: the composed config and config-group choices, saved in checkpoints
-        # so `ganlab eval` and resuming rebuild the run without the user repeating its overrides.
-        self.run_info: dict[str, Any] = {}
-        self._random_states_to_restore: dict[str, Any] | None = None
         # Tricks that rebuild a network go first, so the others copy or wrap the rebuilt one.
         for trick in sorted(self.tricks, key=lambda t: not t.setup_first):
             trick.setup(self)
@@ -119,6 +106,10 @@ class GANModule(L.LightningModule):
         ``generator_weights``: a checkpoint (or run dir) whose generator weights G starts from, loaded
         before the tricks set up, so a trick that records G there (historical averaging) starts from them.
         """
+        if cfg.get("loss") is None:
+            raise GanlabError(
+                f"model={cfg.model.name} trains a GAN and needs an adversarial loss: give loss=nsgan (or another)"
+            )
         tricks = [instantiate(node) for node in (cfg.get("tricks") or {}).values()]
         generator = instantiate(cfg.model.generator)
         if generator_weights is not None:
@@ -137,10 +128,9 @@ class GANModule(L.LightningModule):
             channels_last=cfg.get("channels_last", False),
         )
 
-    def setup(self, stage: str) -> None:
-        # before the optimisers exist and a checkpoint is loaded, so Adam's moments take the same layout
-        if self.channels_last:
-            self.to(memory_format=torch.channels_last)
+    @property
+    def optimizer_steps_per_batch(self) -> int:
+        return self.n_critic + 1
 
     # ----------------------------------------------------------------------------------- optimisers
     def configure_optimizers(self) -> tuple[list[Optimizer], list[Any]]:
@@ -148,9 +138,7 @@ class GANModule(L.LightningModule):
             self.generator_optimizer(self.generator.parameters()),
             self.discriminator_optimizer(self.discriminator.parameters()),
         ]
-        factories = (self.generator_scheduler, self.discriminator_scheduler)
-        schedulers = [make(opt) for make, opt in zip(factories, optimizers, strict=True) if make is not None]
-        return optimizers, schedulers
+        return self._optimizers_and_schedulers(optimizers, (self.generator_scheduler, self.discriminator_scheduler))
 
     # ------------------------------------------------------------------------------------- sampling
     @property
@@ -160,24 +148,6 @@ class GANModule(L.LightningModule):
         for trick in self.tricks:
             generator = trick.sampling_generator(generator)
         return generator
-
-    @torch.no_grad()
-    def generate(self, z: Tensor, condition: dict[str, Tensor] | None = None) -> Tensor:
-        """Samples from :attr:`sampling_generator` in eval mode (batch norm uses running statistics).
-
-        A class-conditional generator given no ``condition`` draws the classes in turn
-        (:meth:`~ganlab.models.base.Generator.default_condition`); a translating one needs its
-        ``{"source": images}``.
-        """
-        generator = self.sampling_generator
-        if condition is None:
-            condition = self.generator.default_condition(z.shape[0])
-        was_training = generator.training
-        generator.eval()
-        try:
-            return generator(z.to(self.device), **{key: value.to(self.device) for key, value in condition.items()})
-        finally:
-            generator.train(was_training)
 
     def sample_picture(self, z: Tensor, datamodule: Any, game: bool = True) -> Tensor:
         """A picture of samples from the latent codes ``z``, drawn by ``datamodule.render_game``.
@@ -226,8 +196,8 @@ class GANModule(L.LightningModule):
         # Lightning writes logged values only every log_every_n_steps batches; logging (and the
         # gradient norms) on the other steps would be work thrown away.
         if self.generator_steps % self.trainer.log_every_n_steps == 0:
-            logs["train/d_grad_norm"] = _grad_norm(self.discriminator.parameters())
-            logs["train/g_grad_norm"] = _grad_norm(self.generator.parameters())
+            logs["train/d_grad_norm"] = grad_norm(self.discriminator.parameters())
+            logs["train/g_grad_norm"] = grad_norm(self.generator.parameters())
             logs["train/lr_generator"] = torch.tensor(opt_g.param_groups[0]["lr"])
             logs["train/lr_discriminator"] = torch.tensor(opt_d.param_groups[0]["lr"])
             # A metric named "step" is Lightning's x-axis: generator steps, as in sample grids and file names.
@@ -265,8 +235,21 @@ class GANModule(L.LightningModule):
                 trick.after_discriminator_step(context)
         logs = {f"train/d_{name}": value.detach() for name, value in terms.items()}
         logs["train/d_loss"] = loss.detach()
-        logs["train/D_real"] = real_logits.detach().float().mean()
-        logs["train/D_fake"] = fake_logits.detach().float().mean()
+        real_scores, fake_scores = real_logits.detach().float(), fake_logits.detach().float()
+        logs["train/D_real"] = real_scores.mean()
+        logs["train/D_fake"] = fake_scores.mean()
+        # What the diagnosis (ganlab.diagnosis) reads, only in the batches whose logs are written (the G step
+        # of this batch makes it generator step generator_steps + 1): elsewhere they would be work thrown away.
+        if (self.generator_steps + 1) % self.trainer.log_every_n_steps == 0:
+            logs["train/D_max_abs"] = torch.maximum(real_scores.abs().amax(), fake_scores.abs().amax())
+            # the separation d' of real and fake scores: their mean gap over their pooled standard deviation
+            real_var, real_mean = torch.var_mean(real_scores, correction=0)
+            fake_var, fake_mean = torch.var_mean(fake_scores, correction=0)
+            pooled_std = ((real_var + fake_var) / 2).sqrt().clamp(min=1e-12)
+            logs["train/D_separation"] = (real_mean - fake_mean) / pooled_std
+            if self.loss.scores_are_logits:
+                logs["train/D_real_prob"] = torch.sigmoid(real_scores).mean()
+                logs["train/D_fake_prob"] = torch.sigmoid(fake_scores).mean()
         return logs
 
     def _generator_step(
@@ -322,50 +305,16 @@ class GANModule(L.LightningModule):
             terms.update(getattr(trick, hook)(context))
         return terms
 
-    def _checked_sum(self, terms: dict[str, Tensor], player: str) -> Tensor:
-        loss = torch.stack([t.float() for t in terms.values()]).sum()
-        if not torch.isfinite(loss):
-            detail = ", ".join(f"{k}={float(v.detach()):.4g}" for k, v in terms.items())
-            raise NonFiniteLoss(
-                f"non-finite {player} loss at generator step {self.generator_steps} ({detail}); "
-                "lower optim.lr, add gradient clipping (optim.gradient_clip_val=1.0) or try another loss"
-            )
-        return loss
-
-    def _backward_and_step(self, opt: Any, loss: Tensor) -> None:
-        opt.zero_grad(set_to_none=True)
-        self.manual_backward(loss)
-        if self.gradient_clip_val is not None:
-            self.clip_gradients(opt, gradient_clip_val=self.gradient_clip_val, gradient_clip_algorithm="norm")
-        opt.step()
-
-    def _schedulers(self) -> list[Any]:
-        schedulers = self.lr_schedulers()
-        if schedulers is None:
-            return []
-        return schedulers if isinstance(schedulers, list) else [schedulers]
-
     # ------------------------------------------------------------------------------------ checkpoints
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint["ganlab"] = {
-            "run": self.run_info,
-            "generator_steps": self.generator_steps,
+    def checkpoint_state(self) -> dict[str, Any]:
+        return {
+            **super().checkpoint_state(),
             "discriminator_steps": self.discriminator_steps,
             "tricks": [trick.state_dict() for trick in self.tricks],
-            "random_states": capture_random_states(),
         }
 
-    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        state = checkpoint.get("ganlab", {})
-        self.generator_steps = int(state.get("generator_steps", 0))
+    def load_checkpoint_state(self, state: Mapping[str, Any]) -> None:
+        super().load_checkpoint_state(state)
         self.discriminator_steps = int(state.get("discriminator_steps", 0))
         for trick, trick_state in zip(self.tricks, state.get("tricks", []), strict=False):
             trick.load_state_dict(trick_state)
-        self._random_states_to_restore = state.get("random_states")
-
-    def on_train_start(self) -> None:
-        # Restored here, after every setup hook that might draw numbers, right before the next batch.
-        if self._random_states_to_restore is not None:
-            restore_random_states(self._random_states_to_restore)
-            self._random_states_to_restore = None
-        give_rank_its_own_stream(self.global_rank)

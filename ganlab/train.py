@@ -22,8 +22,8 @@ from ganlab.config import check_same_job, holds_a_run, resumable_checkpoint
 from ganlab.console import config_tree, console, results_table
 from ganlab.errors import GanlabError, Interrupted, NonFiniteLoss
 from ganlab.evaluate import score
+from ganlab.generative import module_class
 from ganlab.hydra_app import launch_argv
-from ganlab.module import GANModule
 from ganlab.plotting import save_png
 from ganlab.precision import pin_precision
 
@@ -110,9 +110,10 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
     datamodule = instantiate(cfg.dataset.datamodule)
     # a resumed run's checkpoint holds G already (and init_generator's file may be gone by now)
-    module = GANModule.from_config(cfg, None if cfg.ckpt_path else cfg.get("init_generator"))
+    module = module_class(cfg).from_config(cfg, None if cfg.ckpt_path else cfg.get("init_generator"))
     module.run_info = {"config": OmegaConf.to_container(cfg, resolve=False), "choices": choices}
-    callbacks = [instantiate(node) for node in cfg.callbacks.values()]
+    # callbacks.<name>=null switches one off
+    callbacks = [instantiate(node) for node in cfg.callbacks.values() if node is not None]
     loggers = [instantiate(node) for node in cfg.logger.values()]
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     try:

@@ -11,10 +11,12 @@ import lightning as L
 import torch
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.loggers import Logger
 from omegaconf import DictConfig
 from torch import Tensor
 from torch.utils.data import DataLoader
 
+from ganlab.generative import module_class
 from ganlab.module import GANModule
 from ganlab.tricks import StepContext, Trick
 
@@ -24,16 +26,18 @@ def fit(
     module: GANModule | None = None,
     callbacks: Sequence[L.Callback] = (),
     ckpt_path: str | Path | None = None,
+    logger: Logger | bool = False,
 ) -> tuple[L.Trainer, GANModule]:
-    """Train ``cfg``'s module in this process, without loggers; checkpoints only where ``callbacks`` write them.
+    """Train ``cfg``'s module in this process, without loggers unless given; checkpoints only where
+    ``callbacks`` write them.
 
     Seeds as ``ganlab train`` does (before the networks are built), so a fit is a function of ``cfg``.
     """
     L.seed_everything(cfg.seed, workers=True, verbose=False)
-    module = module or GANModule.from_config(cfg)
+    module = module or module_class(cfg).from_config(cfg)
     trainer = instantiate(
         cfg.trainer,
-        logger=False,
+        logger=logger,
         callbacks=list(callbacks),
         enable_progress_bar=False,
         enable_checkpointing=any(isinstance(c, ModelCheckpoint) for c in callbacks),

@@ -9,7 +9,8 @@ class GANProgressBar(RichProgressBar):
     """Lightning's ``RichProgressBar`` with totals in batches.
 
     Lightning stops at ``max_steps`` optimizer steps, and a GAN batch takes ``n_critic + 1`` of
-    them; the stock bar would end at ``1/(n_critic + 1)`` of its length.
+    them (the module's ``optimizer_steps_per_batch``); the stock bar would end at ``1/(n_critic + 1)``
+    of its length.
     """
 
     @property
@@ -17,7 +18,7 @@ class GANProgressBar(RichProgressBar):
         trainer = self.trainer
         if trainer.max_steps is None or trainer.max_steps < 0:
             return super().total_train_batches
-        steps_per_batch = trainer.lightning_module.n_critic + 1
+        steps_per_batch = trainer.lightning_module.optimizer_steps_per_batch
         remaining_batches = (trainer.max_steps - trainer.global_step) // steps_per_batch
         return min(trainer.num_training_batches, remaining_batches)
 
