@@ -1,5 +1,6 @@
 """The ``ganlab`` command: ``ganlab train [overrides]``, ``ganlab eval ckpt=PATH [overrides]``,
-``ganlab translate ckpt=PATH input=DIR output=DIR``, ``ganlab report DIR`` and ``ganlab landscape``."""
+``ganlab translate ckpt=PATH input=DIR output=DIR``, ``ganlab report DIR``, ``ganlab landscape`` and
+``ganlab doctor RUN_DIR``."""
 
 from __future__ import annotations
 
@@ -24,11 +25,13 @@ commands:
   report     tabulate a sweep          ganlab report multirun/<date>/<time> --sort modes_covered
   landscape  every loss's generator    ganlab landscape --out landscape.png
              objective and its slope against D(G(z))
+  doctor     diagnose a finished run   ganlab doctor outputs/<date>/<time>
+             from its logs (D winning, mode collapse, oscillation, ...)
 
 train, eval and translate are Hydra apps over conf/: `ganlab train --help` lists the config groups and their
 options, `ganlab train --cfg job` prints the composed config, `ganlab train -m loss=gan,nsgan seed=1,2`
 runs a sweep. Tab completion in bash: eval "$(ganlab -sc install=bash)"
-`ganlab report --help` and `ganlab landscape --help` list their options.
+`ganlab report --help`, `ganlab landscape --help` and `ganlab doctor --help` list their options.
 """
 
 
@@ -90,7 +93,7 @@ COMMANDS: dict[str, tuple[Callable[[DictConfig], Any], str]] = {
 
 
 # Commands that are no Hydra app: their module's ``main(argv)`` parses its own flags.
-PLAIN_COMMANDS = {"report": "ganlab.report", "landscape": "ganlab.landscape"}
+PLAIN_COMMANDS = {"report": "ganlab.report", "landscape": "ganlab.landscape", "doctor": "ganlab.doctor"}
 
 
 def _plain_command(command: str, argv: list[str]) -> None:
