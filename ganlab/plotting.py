@@ -21,6 +21,19 @@ def image_grid(images: Tensor, nrow: int | None = None) -> Tensor:
     return grid.clamp(0, 1)
 
 
+def stack_pictures(pictures: list[Tensor], gap: int = 8) -> Tensor:
+    """``(3, H_i, W_i)`` pictures one above the other, centred, on white, ``gap`` pixels apart."""
+    width = max(picture.shape[2] for picture in pictures)
+    height = sum(picture.shape[1] for picture in pictures) + gap * (len(pictures) - 1)
+    canvas = torch.ones(3, height, width)
+    top = 0
+    for picture in pictures:
+        left = (width - picture.shape[2]) // 2
+        canvas[:, top : top + picture.shape[1], left : left + picture.shape[2]] = picture
+        top += picture.shape[1] + gap
+    return canvas
+
+
 def samples_outside(samples: Tensor, limits: float) -> int:
     """How many ``(N, 2)`` samples fall outside the square view ``[-limits, limits]²``."""
     return int((samples.detach().abs() > limits).any(dim=1).sum())

@@ -1,5 +1,6 @@
 """Metrics of generated samples, shared by ``ganlab eval`` and training."""
 
+from ganlab.metrics.average_neighbours import AverageOfNeighbours
 from ganlab.metrics.base import FeatureMetric, FeatureSetMetric, Findings, LatentProbe, SampleMetric
 from ganlab.metrics.classification_accuracy import ClassificationAccuracyScore
 from ganlab.metrics.cycle import CycleReconstruction
@@ -16,6 +17,7 @@ from ganlab.metrics.sharpness import Sharpness
 from ganlab.metrics.wasserstein1d import Wasserstein1D
 
 __all__ = [
+    "AverageOfNeighbours",
     "ClassificationAccuracyScore",
     "CycleReconstruction",
     "DensityCoverage",
