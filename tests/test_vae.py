@@ -117,3 +117,16 @@ def test_the_mean_of_neighbours_is_blurrier_than_the_digit_it_stands_for(compose
     assert findings.values["average_sharpness"] < 0.8  # the average of ten fives is a smeared five
     assert 0 < findings.values["average_mse"] < findings.values["nearest_sample_mse"]  # an untrained G is far off
     assert findings.figures["average_neighbours"].shape[0] == 3
+
+
+@pytest.mark.slow
+def test_a_vae_sweep_over_beta_is_one_report(run_ganlab, tmp_path):
+    sweep = tmp_path / "sweep"
+    run_ganlab("train", "-m", "model=vae", "dataset=mnist", *SMALL, "model.beta=0.5,4", "generator_steps=5",
+               "logger=none", "final_eval=true", "dataset.eval_samples=64", "metrics=[sharpness]",
+               f"hydra.sweep.dir={sweep}")  # fmt: skip
+    betas = [torch.load(sweep / str(job) / "checkpoints" / "last.ckpt", weights_only=True)["ganlab"]["run"]["config"]
+             ["model"]["beta"] for job in (0, 1)]  # fmt: skip
+    assert betas == [0.5, 4.0]
+    table = run_ganlab("report", str(sweep)).stdout
+    assert "model.beta" in table and "laplacian_var" in table
