@@ -1,6 +1,6 @@
 """The ``ganlab`` command: ``ganlab train [overrides]``, ``ganlab eval ckpt=PATH [overrides]``,
-``ganlab translate ckpt=PATH input=DIR output=DIR``, ``ganlab report DIR``, ``ganlab landscape`` and
-``ganlab doctor RUN_DIR``."""
+``ganlab translate ckpt=PATH input=DIR output=DIR``, ``ganlab report DIR``, ``ganlab landscape``,
+``ganlab doctor RUN_DIR`` and ``ganlab lesson NAME``."""
 
 from __future__ import annotations
 
@@ -27,11 +27,14 @@ commands:
              objective and its slope against D(G(z))
   doctor     diagnose a finished run   ganlab doctor outputs/<date>/<time>
              from its logs (D winning, mode collapse, oscillation, ...)
+  lesson     a lecture's demonstration  ganlab lesson minimax; ganlab lesson --list; ganlab lesson all
+             run, measured, checked and written up (outputs/lessons/)
 
 train, eval and translate are Hydra apps over conf/: `ganlab train --help` lists the config groups and their
 options, `ganlab train --cfg job` prints the composed config, `ganlab train -m loss=gan,nsgan seed=1,2`
 runs a sweep. Tab completion in bash: eval "$(ganlab -sc install=bash)"
-`ganlab report --help`, `ganlab landscape --help` and `ganlab doctor --help` list their options.
+`ganlab report --help`, `ganlab landscape --help`, `ganlab doctor --help` and `ganlab lesson --help` list their
+options.
 """
 
 
@@ -93,7 +96,12 @@ COMMANDS: dict[str, tuple[Callable[[DictConfig], Any], str]] = {
 
 
 # Commands that are no Hydra app: their module's ``main(argv)`` parses its own flags.
-PLAIN_COMMANDS = {"report": "ganlab.report", "landscape": "ganlab.landscape", "doctor": "ganlab.doctor"}
+PLAIN_COMMANDS = {
+    "report": "ganlab.report",
+    "landscape": "ganlab.landscape",
+    "doctor": "ganlab.doctor",
+    "lesson": "ganlab.lessons.command",
+}
 
 
 def _plain_command(command: str, argv: list[str]) -> None:
