@@ -42,7 +42,7 @@ def tiny_book(ganlab_env, tmp_path_factory):
     from tests.conftest import run_cli
 
     root = tmp_path_factory.mktemp("lessons")
-    run_cli(("lesson", "all", "lesson.steps=8", f"out_dir={root}"), ganlab_env, root)
+    run_cli(("lesson", "all", "lesson.scale=tiny", f"out_dir={root}"), ganlab_env, root)
     return root
 
 
@@ -73,11 +73,15 @@ def test_the_lab_book_lists_every_lesson_and_embeds_its_figures(tiny_book):
 
 
 @pytest.mark.slow
-def test_a_rerun_lesson_reuses_its_finished_runs(run_ganlab, tiny_book):
-    before = sorted(p.stat().st_mtime for p in (tiny_book / "optimal_discriminator" / "runs").rglob("last.ckpt"))
-    run_ganlab("lesson", "optimal_discriminator", "lesson.steps=8", f"out_dir={tiny_book}")
-    after = sorted(p.stat().st_mtime for p in (tiny_book / "optimal_discriminator" / "runs").rglob("last.ckpt"))
-    assert before == after
+def test_a_rerun_lesson_reuses_its_finished_runs_and_other_settings_make_new_ones(run_ganlab, tiny_book):
+    runs = tiny_book / "optimal_discriminator" / "runs"
+    before = {p: p.stat().st_mtime for p in runs.rglob("last.ckpt")}
+    run_ganlab("lesson", "optimal_discriminator", "lesson.scale=tiny", f"out_dir={tiny_book}")
+    assert {p: p.stat().st_mtime for p in runs.rglob("last.ckpt")} == before
+    run_ganlab("lesson", "optimal_discriminator", "lesson.scale=tiny", "lesson.mean=0.8", f"out_dir={tiny_book}")
+    assert len(list(runs.rglob("last.ckpt"))) == len(before) + 1
+    record = json.loads((tiny_book / "optimal_discriminator" / "results.json").read_text())
+    assert any("model.generator.mean=0.8" in command for command in record["commands"])
 
 
 @pytest.mark.parametrize(

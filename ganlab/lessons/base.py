@@ -9,6 +9,7 @@ from the numbers; the verdict is that of the checks, never written by hand.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shlex
@@ -23,7 +24,8 @@ from torch import Tensor
 
 from ganlab.errors import GanlabError
 
-SCALES = ("default", "full")
+#: tiny: seconds, for the test suite (its numbers mean nothing); default: minutes on 2 CPU cores; full: longer
+SCALES = ("tiny", "default", "full")
 
 
 @dataclass
@@ -52,26 +54,34 @@ class Result:
 class Lab:
     """Runs ordinary ganlab commands for one lesson, each in a run directory of its own under ``root``.
 
-    A finished command leaves a ``.lesson-done`` marker and is not run again; an unfinished training
-    continues from its checkpoint (``resume=auto``). Every command is recorded for the lesson's page.
+    A run's directory is ``runs/<name>-<hash of its overrides>``, so a finished command leaves a
+    ``.lesson-done`` marker and is not run again, while the same run asked with other settings (another
+    ``lesson.steps``, another scale) is a new run, never a stale one; an unfinished training continues from
+    its checkpoint (``resume=auto``). Every command is recorded for the lesson's page.
 
     Args:
-        root: the lesson's folder; runs go to ``root/runs/<name>``.
-        overrides: extra overrides for every training (the user's ``ganlab lesson NAME ...`` ones).
+        root: the lesson's folder; runs go to ``root/runs/``.
+        overrides: extra overrides for every training.
     """
 
     def __init__(self, root: Path, overrides: tuple[str, ...] = ()) -> None:
         self.root = Path(root)
         self.overrides = tuple(overrides)
         self.commands: list[str] = []
+        self._run_dirs: dict[str, Path] = {}
 
     def run_dir(self, name: str) -> Path:
-        return self.root / "runs" / name
+        """The directory of the run this lesson trained as ``name``."""
+        if name not in self._run_dirs:
+            raise GanlabError(f"lesson run {name!r} has not been trained in this lesson: call Lab.train first")
+        return self._run_dirs[name]
 
     def train(self, name: str, *overrides: str) -> Path:
-        """``ganlab train *overrides`` in ``runs/<name>``; returns that run directory."""
-        run = self.run_dir(name)
-        self._ganlab(run / ".lesson-done", "train", *overrides, *self.overrides, f"hydra.run.dir={run}", "resume=auto")
+        """``ganlab train *overrides`` in ``runs/<name>-<hash>``; returns that run directory."""
+        settings = (*overrides, *self.overrides)
+        digest = hashlib.sha1("\0".join(settings).encode()).hexdigest()[:8]
+        run = self._run_dirs[name] = self.root / "runs" / f"{name}-{digest}"
+        self._ganlab(run / ".lesson-done", "train", *settings, f"hydra.run.dir={run}", "resume=auto")
         return run
 
     def eval(self, name: str, *overrides: str) -> dict[str, float]:
@@ -115,7 +125,7 @@ class Lesson:
         title: its heading.
         lectures: the lectures it comes from.
         cost: the default scale's wall time on 2 CPU cores, for ``ganlab lesson --list``.
-        scale: ``default`` (minutes) or ``full`` (the longer version).
+        scale: ``tiny`` (seconds, for tests), ``default`` (minutes) or ``full`` (the longer version).
     """
 
     claim: str = ""
@@ -125,9 +135,9 @@ class Lesson:
             raise GanlabError(f"lesson.scale={scale!r}: use one of {', '.join(SCALES)}")
         self.name, self.title, self.lectures, self.cost, self.scale = name, title, list(lectures), cost, scale
 
-    def at_scale(self, default: int, full: int) -> int:
-        """``default`` at the default scale, ``full`` with ``lesson.scale=full``."""
-        return full if self.scale == "full" else default
+    def at_scale(self, default: int, full: int, tiny: int = 8) -> int:
+        """The count for this lesson's scale: ``default``, ``full`` or ``tiny``."""
+        return {"tiny": tiny, "default": default, "full": full}[self.scale]
 
     def run(self, lab: Lab) -> Result:
         raise NotImplementedError
