@@ -221,7 +221,7 @@ REAL_RUNS = {
     "vanishing_gradient": (*TINY_MNIST, "loss=gan"),
     # a D that never learns (lr 0): G's samples soon score as more real than the data
     "discriminator_at_chance": ("optim.discriminator.lr=0", "generator_steps=250"),
-    "mode_collapse": (*G_LR_JUMP, "callbacks.diagnosis.every_n_steps=25"),
+    "mode_collapse": (*G_LR_JUMP, "callbacks.diagnosis.every_n_steps=25", "trainer.precision=32-true"),
     # WGAN without its clipping (the paper's RMSProp, five critic steps): the critic is unbounded and the game
     # spirals outward (Mescheder et al. 2018)
     "oscillation": (
