@@ -103,3 +103,16 @@ def test_the_optimal_discriminator_lesson_agrees_at_the_default_scale(run_ganlab
     run_ganlab("lesson", "optimal_discriminator", f"out_dir={tmp_path}")
     record = json.loads((tmp_path / "optimal_discriminator" / "results.json").read_text())
     assert all(check["holds"] for check in record["checks"]), record["checks"]
+
+
+def test_the_exact_reverse_kl_seeks_a_mode_and_the_forward_kl_covers_both_at_the_default_scale():
+    from ganlab.data.toy1d import GaussianMixture1D
+    from ganlab.lessons.divergences import exact_fit
+
+    # the divergences lesson's target (conf/dataset/bimodal1d.yaml), start and default steps
+    target = GaussianMixture1D(means=[-2.0, 2.0], stds=[0.5, 0.5], weights=[0.7, 0.3])
+    mu, sigma = exact_fit(target, "reverse_kl", steps=2000)
+    assert abs(mu - -2.0) < 0.5 and sigma < 1.0  # the heavier mode, narrower than the start
+    mu, sigma = exact_fit(target, "kl", steps=2000)
+    target_std = math.sqrt(0.5**2 + 2.0**2 - (0.7 * -2.0 + 0.3 * 2.0) ** 2)  # 1.9
+    assert sigma > 0.8 * target_std  # covers both modes
