@@ -34,9 +34,8 @@ from torchvision.io import read_image
 
 from ganlab.config import register_resolvers
 from ganlab.evaluate import restore
-from ganlab.metrics import AverageOfNeighbours
+from ganlab.lessons.vae_vs_gan import average_five
 from ganlab.plotting import save_png, stack_pictures
-from ganlab.vae import VAEModule
 
 MODELS: dict[str, list[str]] = {
     "VAE (mse)": ["model=vae"],
@@ -61,21 +60,15 @@ def ganlab(*args: str) -> float:
 
 
 def average_five_figure(runs: dict[str, Path], seed: int) -> torch.Tensor:
-    """Test digit | mean of its 10 nearest training digits | each VAE's reconstruction | the GAN's nearest sample."""
+    """The lesson's average-five figure over these runs (``ganlab.lessons.vae_vs_gan.average_five``)."""
     register_resolvers()
-    probe = AverageOfNeighbours(num_images=8, k=10, num_samples=1000)
     data_dir = os.environ.get("GANLAB_DATA_DIR", "./data")
     paths = OmegaConf.create({"data_dir": data_dir, "log_dir": ".", "cache_dir": None, "output_dir": "."})
-    columns: list = []
+    restored = {}
     for name, run in runs.items():
         _, _, trained, module = restore(run, paths, "cpu")
-        datamodule = instantiate(trained.dataset.datamodule)
-        found = probe.columns(module, datamodule, seed)
-        columns = columns or found[:2]  # the test digits and their neighbours' mean, the same for every run
-        # short labels: the cells are 28 pixels drawn a few times larger
-        _, key, images = found[2] if isinstance(module, VAEModule) else found[-1]
-        columns.append((LABELS[name], key, images))
-    return probe.figure(columns)
+        restored[LABELS[name]] = (module, instantiate(trained.dataset.datamodule))
+    return average_five(restored, seed, num_samples=1000)
 
 
 def main() -> None:
