@@ -90,19 +90,37 @@ class ClassificationAccuracyScore(LatentProbe):
         self, images: Tensor, labels: Tensor, test: tuple[Tensor, Tensor], num_classes: int, seed: int
     ) -> float:
         """Accuracy on ``test`` (images, labels) of a :func:`small_classifier` trained on ``(images, labels)``."""
-        generator = torch.Generator().manual_seed(seed)
-        test_images, test_labels = test
-        with torch.random.fork_rng():
-            torch.manual_seed(seed)
-            classifier = small_classifier(tuple(images.shape[1:]), num_classes)
-        optimizer = torch.optim.Adam(classifier.parameters(), lr=self.lr)
-        with torch.enable_grad():
-            for _ in range(self.epochs):
-                for batch in torch.randperm(len(images), generator=generator).split(self.batch_size):
-                    loss = F.cross_entropy(classifier(images[batch].float()), labels[batch])
-                    optimizer.zero_grad(set_to_none=True)
-                    loss.backward()
-                    optimizer.step()
-        with torch.no_grad():
-            predicted = torch.cat([classifier(x.float()).argmax(dim=1) for x in test_images.split(1000)])
-        return (predicted == test_labels).float().mean().item()
+        classifier = train_classifier(images, labels, num_classes, seed, self.epochs, self.batch_size, self.lr)
+        return accuracy(classifier, *test)
+
+
+def train_classifier(
+    images: Tensor,
+    labels: Tensor,
+    num_classes: int,
+    seed: int,
+    epochs: int = 5,
+    batch_size: int = 128,
+    lr: float = 1e-3,
+) -> nn.Module:
+    """A :func:`small_classifier` trained on ``(images, labels)`` with Adam (cross-entropy), seeded; in eval mode."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        classifier = small_classifier(tuple(images.shape[1:]), num_classes)
+    optimizer = torch.optim.Adam(classifier.parameters(), lr=lr)
+    with torch.enable_grad():
+        for _ in range(epochs):
+            for batch in torch.randperm(len(images), generator=generator).split(batch_size):
+                loss = F.cross_entropy(classifier(images[batch].float()), labels[batch])
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+    return classifier.eval()
+
+
+@torch.no_grad()
+def accuracy(classifier: nn.Module, images: Tensor, labels: Tensor) -> float:
+    """The share of ``images`` that ``classifier`` labels as ``labels``."""
+    predicted = torch.cat([classifier(x.float()).argmax(dim=1) for x in images.split(1000)])
+    return (predicted == labels).float().mean().item()

@@ -146,15 +146,20 @@ class LatentWalk(LatentProbe):
                 "set e.g. metrics.interpolation.modes=spherical"
             )
 
-    def run(self, module: GANModule, datamodule: GANDataModule, seed: int) -> Findings:
+    def codes(self, module: GANModule, seed: int) -> dict[str, Tensor]:
+        """The walks' latent codes by mode, ``(num_walks, steps, latent_dim)``, between the endpoints drawn with
+        ``seed`` (the same endpoints for every mode)."""
         rng = torch.Generator().manual_seed(seed)
         start = module.generator.sample_latent(self.num_walks, rng=rng)[:, None]
         end = module.generator.sample_latent(self.num_walks, rng=rng)[:, None]
         t = torch.linspace(0.0, 1.0, self.steps)
+        return {mode: INTERPOLATIONS[mode](start, end, t) for mode in self.modes}
+
+    def run(self, module: GANModule, datamodule: GANDataModule, seed: int) -> Findings:
         figures = {}
-        for mode in self.modes:
-            z = INTERPOLATIONS[mode](start, end, t).flatten(0, 1)  # row-major: walk after walk
-            walks = generate_images(module, z, "interpolation", per_class=self.steps)
+        for mode, z in self.codes(module, seed).items():
+            # row-major: walk after walk
+            walks = generate_images(module, z.flatten(0, 1), "interpolation", per_class=self.steps)
             figures[f"interpolation_{mode}"] = image_grid(walks, self.steps)
         return Findings(figures=figures)
 
