@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -216,3 +217,10 @@ def save_png(image: Tensor, path: str) -> None:
     from torchvision.utils import save_image
 
     save_image(image, path)
+
+
+def read_png(path: str | Path) -> Tensor:
+    """The ``(3, H, W)`` image in [0, 1] that :func:`save_png` wrote to ``path`` (alpha dropped)."""
+    from torchvision.io import read_image
+
+    return read_image(str(path))[:3].float() / 255

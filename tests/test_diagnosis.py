@@ -31,7 +31,7 @@ from ganlab.diagnosis import (
     VanishingGradient,
     replay,
 )
-from ganlab.diagnosis.probes import DiversityProbe, ModesProbe
+from ganlab.diagnosis.probes import DiversityProbe, ModesProbe, mean_pairwise_distance
 from ganlab.errors import GanlabError, NonFiniteLoss
 from tests.helpers import fit
 
@@ -158,6 +158,13 @@ def test_the_configured_rules_are_the_classes_defaults():
         rule: Rule = instantiate(node)
         bare: Rule = instantiate({"_target_": node._target_})
         assert rule.name == name and vars(rule) == vars(bare), name
+
+
+def test_mean_pairwise_distance_is_the_mean_over_distinct_pairs():
+    assert mean_pairwise_distance(torch.tensor([[0.0, 0.0], [3.0, 4.0]])) == pytest.approx(5.0)
+    triangle = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.5, math.sqrt(3) / 2]])  # equilateral, side 1
+    assert mean_pairwise_distance(triangle) == pytest.approx(1.0)
+    assert mean_pairwise_distance(torch.ones(5, 1, 4, 4)) == 0.0
 
 
 def test_the_probes_measure_coverage_on_the_datas_own_scale():

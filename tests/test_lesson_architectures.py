@@ -11,7 +11,6 @@ from ganlab.lessons.architectures import (
     band_share,
     coarse_and_fine,
     lapgan_chain,
-    mean_pairwise_distance,
     mixing_distances,
     spectral_centroid,
     style_mixes,
@@ -24,13 +23,6 @@ def cosine(frequency: float, side: int = 28) -> torch.Tensor:
     """``(1, 1, side, side)``: cos(2 pi f x) along x, f in cycles per pixel."""
     x = torch.arange(side, dtype=torch.float64)
     return torch.cos(2 * math.pi * frequency * x).expand(side, side)[None, None]
-
-
-def test_mean_pairwise_distance_is_the_mean_over_distinct_pairs():
-    assert mean_pairwise_distance(torch.tensor([[0.0, 0.0], [3.0, 4.0]])) == pytest.approx(5.0)
-    triangle = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.5, math.sqrt(3) / 2]])  # equilateral, side 1
-    assert mean_pairwise_distance(triangle) == pytest.approx(1.0)
-    assert mean_pairwise_distance(torch.ones(5, 1, 4, 4)) == 0.0
 
 
 def test_band_share_splits_the_spectrum_at_the_coarser_grids_nyquist_frequency():

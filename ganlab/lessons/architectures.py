@@ -8,21 +8,15 @@ from itertools import pairwise
 import torch
 from torch import Tensor
 
+from ganlab.diagnosis.probes import mean_pairwise_distance
 from ganlab.lessons.base import Check, Lab, Lesson, Result
-from ganlab.lessons.minimax import _png
 from ganlab.metrics import PrecisionRecall
 from ganlab.models.base import with_onehot
 from ganlab.models.lapgan import LAPGANGenerator, gaussian_pyramid, laplacian_pyramid, upsample
 from ganlab.models.stylegan import StyleGANGenerator
-from ganlab.plotting import figure_image, image_grid
+from ganlab.plotting import figure_image, image_grid, read_png
 
 MODELS = ("dcgan", "lapgan", "stylegan", "biggan")
-
-
-def mean_pairwise_distance(samples: Tensor) -> float:
-    """Diversity: :math:`\\frac{1}{N(N-1)} \\sum_{i \\ne j} \\lVert x_i - x_j \\rVert_2` over the flattened samples."""
-    flat = samples.flatten(1).double()
-    return float(torch.cdist(flat, flat).sum() / (len(flat) * (len(flat) - 1)))
 
 
 def _spectrum(images: Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -173,7 +167,7 @@ class Architectures(Lesson):
                          f"callbacks.samples.every_n_steps={steps}", "callbacks.samples.animation=false")  # fmt: skip
 
     def run(self, lab: Lab) -> Result:
-        grids = {model: _png(self._train(lab, model) / "samples" / f"step_{self.steps[model]:06d}.png")
+        grids = {model: read_png(self._train(lab, model) / "samples" / f"step_{self.steps[model]:06d}.png")
                  for model in MODELS}  # fmt: skip
         _, datamodule = lab.restore("dcgan")
         datamodule.setup()

@@ -12,11 +12,10 @@ from torch import Tensor
 from ganlab.evaluate import score
 from ganlab.generative import GenerativeModule
 from ganlab.lessons.base import Check, Lab, Lesson, Result
-from ganlab.lessons.minimax import _png
 from ganlab.metrics import InceptionFeatures
 from ganlab.metrics.features import extract, real_features
 from ganlab.metrics.nearest_neighbours import one_nn_accuracy
-from ganlab.plotting import figure_image
+from ganlab.plotting import figure_image, read_png
 
 #: the two generators compared: a few steps of DCGAN, and many
 GENERATORS = ("weak", "better")
@@ -153,7 +152,7 @@ class Evaluation(Lesson):
             run = lab.train(name, "model=dcgan", "dataset=mnist", f"generator_steps={steps}",
                             f"callbacks.samples.every_n_steps={steps}")  # fmt: skip
             modules[name], datamodule = lab.restore(name)
-            grids[name] = _png(run / "samples" / f"step_{steps:06d}.png")
+            grids[name] = read_png(run / "samples" / f"step_{steps:06d}.png")
         datamodule.setup("test")
         top = self.max_fid_samples
         counts = [top // 8, top // 4, top // 2, top]

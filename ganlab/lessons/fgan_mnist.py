@@ -7,8 +7,8 @@ import math
 from ganlab.doctor import read_scalars
 from ganlab.errors import GanlabError
 from ganlab.lessons.base import Check, Lab, Lesson, Result
-from ganlab.lessons.minimax import _png
 from ganlab.lessons.tricks import late_mean, picture_table, pixel_metrics, pixel_scoring, step_overrides
+from ganlab.plotting import read_png
 
 #: the divergences trained (``loss=fgan loss.divergence=NAME``), and their names in the figure
 DIVERGENCES = {"kl": "KL", "reverse_kl": "reverse KL", "squared_hellinger": "squared Hellinger",
@@ -56,7 +56,7 @@ class FGANMnist(Lesson):
         # checkpoint or samples); the same seed as the f-GAN runs, so the same initial G
         untrained = lab.train("untrained", *self._common(1), "optim.generator.lr=0.0")
         scores = {"untrained": pixel_metrics(untrained)}
-        grids = {"untrained": _png(untrained / "samples" / "step_000001.png")}
+        grids = {"untrained": read_png(untrained / "samples" / "step_000001.png")}
         failures: dict[str, str] = {}
         for divergence in DIVERGENCES:
             try:
@@ -64,7 +64,7 @@ class FGANMnist(Lesson):
             except GanlabError as error:  # a non-finite loss stops a run: that is a finding, not a crash
                 failures[divergence] = str(error).split(": ", 2)[-1][:160]  # after "a lesson run failed: <command>"
                 continue
-            grids[divergence] = _png(run / "samples" / f"step_{self.steps:06d}.png")
+            grids[divergence] = read_png(run / "samples" / f"step_{self.steps:06d}.png")
             # -L_D = F(V), the critic's estimate of (a lower bound on) D_f(P || Q), over the second half
             bound = -late_mean(read_scalars(run / "tensorboard")["train/d_adversarial"], self.steps // 2)
             scores[divergence] = {**pixel_metrics(run), "bound": bound}

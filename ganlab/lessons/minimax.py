@@ -9,7 +9,7 @@ from ganlab.doctor import read_scalars
 from ganlab.landscape import generator_landscape, landscape_figure
 from ganlab.lessons.base import Check, Lab, Lesson, Result
 from ganlab.losses import MinimaxLoss, NonSaturatingLoss
-from ganlab.plotting import figure_image, stack_pictures
+from ganlab.plotting import figure_image, read_png, stack_pictures
 
 LOSSES = ("gan", "nsgan")
 
@@ -46,7 +46,7 @@ class Minimax(Lesson):
             run = lab.train(name, "model=dcgan", "dataset=mnist", f"loss={name}", f"generator_steps={self.steps}",
                             "trainer.log_every_n_steps=5", f"callbacks.samples.every_n_steps={self.steps}")  # fmt: skip
             series[name] = read_scalars(run / "tensorboard")
-            grids.append(_png(run / "samples" / f"step_{self.steps:06d}.png"))
+            grids.append(read_png(run / "samples" / f"step_{self.steps:06d}.png"))
         early = {name: _mean(series[name]["train/g_grad_norm"], self.early_steps) for name in LOSSES}
         d_fake = {name: _mean(series[name]["train/D_fake_prob"], self.early_steps) for name in LOSSES}
         numbers = {
@@ -71,12 +71,6 @@ class Minimax(Lesson):
 def _mean(points: list[tuple[int, float]], steps: int) -> float:
     values = [value for step, value in points if step <= steps]
     return sum(values) / max(len(values), 1)
-
-
-def _png(path) -> Tensor:
-    from torchvision.io import read_image
-
-    return read_image(str(path))[:3].float() / 255
 
 
 def _gradient_figure(series: dict) -> Tensor:

@@ -14,7 +14,7 @@ from torch import Tensor
 
 from ganlab.errors import GanlabError
 from ganlab.lessons.base import Check, Lab, Lesson, Result
-from ganlab.lessons.minimax import _png
+from ganlab.plotting import read_png
 
 #: the final metrics compared (conf/metrics/modes.yaml), with their names in the table
 METRICS = {"modes_covered": "modes", "hq_fraction": "HQ %", "reverse_kl": "rKL"}
@@ -130,7 +130,8 @@ class ModeCollapse(Lesson):
         for row, method in zip(axes, self.methods, strict=True):
             samples = runs[method, dataset, self.seeds[0]] / "samples"
             for ax, step in zip(row, steps, strict=True):
-                ax.imshow(_png(samples / f"step_{step:06d}.png").permute(1, 2, 0).numpy(), interpolation="antialiased")
+                picture = read_png(samples / f"step_{step:06d}.png")
+                ax.imshow(picture.permute(1, 2, 0).numpy(), interpolation="antialiased")
                 ax.set(xticks=[], yticks=[])
                 for spine in ax.spines.values():
                     spine.set_visible(False)

@@ -13,8 +13,7 @@ from torch import Tensor
 
 from ganlab.doctor import read_scalars
 from ganlab.lessons.base import Check, Lab, Lesson, Result
-from ganlab.lessons.minimax import _png
-from ganlab.plotting import figure_image
+from ganlab.plotting import figure_image, read_png
 
 if TYPE_CHECKING:
     from ganlab.data.base import GANDataModule
@@ -168,7 +167,7 @@ class Tricks(Lesson):
                     for metric, value in values.items():
                         per_seed.setdefault(f"{dataset}_{run}", {}).setdefault(metric, []).append(value)
                     if seed == 1:
-                        samples[run][dataset] = _png(run_dir / "samples" / f"step_{self.steps[dataset]:06d}.png")
+                        samples[run][dataset] = read_png(run_dir / "samples" / f"step_{self.steps[dataset]:06d}.png")
                         series[f"{dataset}_{run}"] = scalars["train/D_real_prob"]
         means = {key: {metric: statistics.fmean(v) for metric, v in metrics.items()}
                  for key, metrics in per_seed.items()}  # fmt: skip

@@ -5,9 +5,8 @@ from __future__ import annotations
 from torch import Tensor
 
 from ganlab.lessons.base import Check, Lab, Lesson, Result
-from ganlab.lessons.minimax import _png
 from ganlab.metrics import AverageOfNeighbours
-from ganlab.plotting import stack_pictures
+from ganlab.plotting import read_png, stack_pictures
 
 #: the runs: name -> (overrides, the short label of its column in the average-five figure)
 MODELS: dict[str, tuple[tuple[str, ...], str]] = {
@@ -56,7 +55,7 @@ class VAEvsGAN(Lesson):
             run = lab.train(name, *overrides, "dataset=mnist", f"generator_steps={self.steps}", f"seed={self.seed}",
                             f"callbacks.samples.every_n_steps={self.steps}")  # fmt: skip
             scores[name] = lab.eval(name, f"num_samples={self.num_samples}", METRICS)
-            grids.append(_png(run / "samples" / f"step_{self.steps:06d}.png"))
+            grids.append(read_png(run / "samples" / f"step_{self.steps:06d}.png"))
         numbers = {}
         for name, found in scores.items():
             numbers.update({f"{name}_fid": found["fid"], f"{name}_sharpness": found["laplacian_var_ratio"]})

@@ -9,8 +9,7 @@ from torch import Tensor
 
 from ganlab.doctor import read_scalars
 from ganlab.lessons.base import Check, Lab, Lesson, Result
-from ganlab.lessons.minimax import _png
-from ganlab.plotting import figure_image, stack_pictures
+from ganlab.plotting import figure_image, read_png, stack_pictures
 
 #: the two runs: the saturating game as it is, and the same game with instance noise on what D sees
 RUNS = ("plain", "instance_noise")
@@ -70,7 +69,7 @@ class VanishingGradients(Lesson):
                             f"callbacks.metrics.every_n_steps={every}", "callbacks.metrics.num_samples=2000",
                             f"callbacks.samples.every_n_steps={self.steps}")  # fmt: skip
             series[name] = read_scalars(run / "tensorboard")
-            pictures.append(_png(run / "samples" / f"step_{self.steps:06d}.png"))
+            pictures.append(read_png(run / "samples" / f"step_{self.steps:06d}.png"))
             final_mean[name] = json.loads((run / "metrics.json").read_text())["metrics"]["mean"]
         late = [step for step, _ in series["plain"]["train/g_grad_norm"] if step > self.steps // 2]
         grad = {name: _median_after(series[name]["train/g_grad_norm"], late[0]) for name in RUNS}
