@@ -32,7 +32,7 @@ def test_the_scales_shrink_steps_seeds_and_mixtures():
 
 def test_a_method_counters_collapse_only_by_covering_more_modes_somewhere_and_fewer_nowhere():
     methods = {name: [] for name in ("nsgan", "better", "level", "trades")}
-    study = ModeCollapse(methods, name="mode_collapse", title="", lectures=[], cost="")
+    study = ModeCollapse(methods, name="mode_collapse", title="", lectures=[], cost="", chapter=4)
     numbers = {"ring8_num_modes": 8.0, "grid25_num_modes": 25.0}
     modes = {"nsgan": (6.0, 25.0), "better": (8.0, 25.0), "level": (6.0, 25.0), "trades": (8.0, 24.0)}
     base, *others = study._checks(table(modes), numbers)

@@ -37,6 +37,10 @@ def test_a_verdict_is_that_of_the_checks():
     assert Result().verdict == "does not agree"  # nothing checked is nothing shown
 
 
+#: the tests that read the tiny book run on one worker (pytest -n 2 --dist loadgroup), which builds it once
+ON_THE_BOOKS_WORKER = pytest.mark.xdist_group("tiny_book")
+
+
 @pytest.fixture(scope="module")
 def tiny_book(ganlab_env, tmp_path_factory):
     from tests.conftest import run_cli
@@ -46,6 +50,7 @@ def tiny_book(ganlab_env, tmp_path_factory):
     return root
 
 
+@ON_THE_BOOKS_WORKER
 @pytest.mark.slow
 @pytest.mark.parametrize("name", lesson_names())
 def test_each_lesson_writes_its_figures_and_a_page_of_its_own_numbers(tiny_book, name):
@@ -63,6 +68,7 @@ def test_each_lesson_writes_its_figures_and_a_page_of_its_own_numbers(tiny_book,
     assert all(c.startswith(("ganlab train ", "ganlab eval ")) for c in commands)
 
 
+@ON_THE_BOOKS_WORKER
 @pytest.mark.slow
 def test_the_lab_book_lists_every_lesson_and_embeds_its_figures(tiny_book):
     index = (tiny_book / "index.md").read_text()
@@ -75,6 +81,7 @@ def test_the_lab_book_lists_every_lesson_and_embeds_its_figures(tiny_book):
     assert html.count('src="data:image/png;base64,') == figures
 
 
+@ON_THE_BOOKS_WORKER
 @pytest.mark.slow
 def test_a_rerun_lesson_reuses_its_finished_runs_and_other_settings_make_new_ones(run_ganlab, tiny_book):
     runs = tiny_book / "optimal_discriminator" / "runs"
@@ -96,9 +103,11 @@ def test_bad_lessons_are_refused_in_one_line(run_ganlab, args, message):
     assert message in result.stderr and "Traceback" not in result.stderr
 
 
-def test_the_list_shows_every_lesson_with_its_cost(run_ganlab):
-    out = run_ganlab("lesson", "--list").stdout
-    assert all(name in out for name in lesson_names()) and "minute" in out
+def test_the_list_shows_every_lesson_with_its_cost_in_the_curriculum_order(run_ganlab):
+    lines = run_ganlab("lesson", "--list").stdout.splitlines()
+    assert [line.split()[1] for line in lines] == lesson_names()
+    assert lesson_names()[:3] == ["minimax", "optimal_discriminator", "divergences"]  # issue #21's order
+    assert lines[0].startswith(" 1. minimax") and all("minute" in line for line in lines)
 
 
 @pytest.mark.slow

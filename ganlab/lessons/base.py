@@ -130,10 +130,13 @@ class Lesson:
 
     claim: str = ""
 
-    def __init__(self, name: str, title: str, lectures: list[str], cost: str, scale: str = "default") -> None:
+    def __init__(
+        self, name: str, title: str, lectures: list[str], cost: str, chapter: int, scale: str = "default"
+    ) -> None:
         if scale not in SCALES:
             raise GanlabError(f"lesson.scale={scale!r}: use one of {', '.join(SCALES)}")
         self.name, self.title, self.lectures, self.cost, self.scale = name, title, list(lectures), cost, scale
+        self.chapter = int(chapter)
 
     def at_scale(self, default: int, full: int, tiny: int = 8) -> int:
         """The count for this lesson's scale: ``default``, ``full`` or ``tiny``."""

@@ -18,10 +18,16 @@ from omegaconf import DictConfig
 from ganlab.errors import GanlabError
 
 
-def lesson_names() -> list[str]:
+def lesson_specs() -> dict[str, dict]:
+    """Each lesson's YAML (``conf/lesson/NAME.yaml``) by name, in the lab book's order (their ``chapter``)."""
     from ganlab.config import config_dir
 
-    return sorted(path.stem for path in (Path(config_dir()) / "lesson").glob("*.yaml"))
+    specs = {path.stem: yaml.safe_load(path.read_text()) for path in (Path(config_dir()) / "lesson").glob("*.yaml")}
+    return dict(sorted(specs.items(), key=lambda item: item[1]["chapter"]))
+
+
+def lesson_names() -> list[str]:
+    return list(lesson_specs())
 
 
 def compose_lesson(name: str, overrides: Sequence[str]) -> DictConfig:
@@ -68,17 +74,14 @@ def run_lesson(name: str, overrides: Sequence[str]) -> dict:
 
 
 def main(argv: Sequence[str]) -> None:
-    from ganlab.config import config_dir
-
     parser = argparse.ArgumentParser(prog="ganlab lesson", description=__doc__.split("\n\n")[0])
     parser.add_argument("name", nargs="?", help="a lesson's name, or all")
     parser.add_argument("overrides", nargs="*", help="config overrides, e.g. lesson.scale=full")
     parser.add_argument("--list", action="store_true", help="show the lessons and their cost")
     args = parser.parse_args(list(argv))
     if args.list or not args.name:
-        for name in lesson_names():
-            spec = yaml.safe_load((Path(config_dir()) / "lesson" / f"{name}.yaml").read_text())
-            print(f"{name:24} {spec['cost']:>16}   {spec['title']}")
+        for name, spec in lesson_specs().items():
+            print(f"{spec['chapter']:>2}. {name:24} {spec['cost']:>16}   {spec['title']}")
         return
     if args.name != "all":
         run_lesson(args.name, args.overrides)

@@ -112,11 +112,13 @@ def write_book(root: Path, names: Sequence[str]) -> tuple[Path, Path]:
     """``root/index.md`` (a table of the lessons and their verdicts, linking each page) and ``root/index.html``
     (every lesson's page, figures embedded), from the lessons' ``results.json``."""
     records = [(name, json.loads((root / name / "results.json").read_text())) for name in names]
-    rows = [f"| [{r['title']}]({name}/lesson.md) | `{name}` | {r['verdict']} |" for name, r in records]
+    rows = [
+        f"| {number} | [{r['title']}]({name}/lesson.md) | `{name}` | {r['verdict']} |"
+        for number, (name, r) in enumerate(records, 1)
+    ]
     index_md = root / "index.md"
-    index_md.write_text(
-        "\n".join(["# The ganlab lab book", "", "| lesson | name | verdict |", "| --- | --- | --- |", *rows, ""])
-    )
+    header = ["# The ganlab lab book", "", "| | lesson | name | verdict |", "| ---: | --- | --- | --- |"]
+    index_md.write_text("\n".join([*header, *rows, ""]))
     contents = "".join(
         f'<li><a href="#{name}">{html.escape(r["title"])}</a>: {r["verdict"]}</li>' for name, r in records
     )
@@ -124,6 +126,6 @@ def write_book(root: Path, names: Sequence[str]) -> tuple[Path, Path]:
     index_html = root / "index.html"
     index_html.write_text(
         f"<!doctype html><html><head><meta charset='utf-8'><title>The ganlab lab book</title><style>{STYLE}</style>"
-        f"</head><body><h1>The ganlab lab book</h1><ul>{contents}</ul>{sections}</body></html>"
+        f"</head><body><h1>The ganlab lab book</h1><ol>{contents}</ol>{sections}</body></html>"
     )
     return index_md, index_html
