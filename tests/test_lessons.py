@@ -46,7 +46,8 @@ def tiny_book(ganlab_env, tmp_path_factory):
     from tests.conftest import run_cli
 
     root = tmp_path_factory.mktemp("lessons")
-    run_cli(("lesson", "all", "lesson.scale=tiny", f"out_dir={root}"), ganlab_env, root)
+    # 12 lessons of tiny runs: about 4 minutes on an idle machine, over 10 on a loaded one
+    run_cli(("lesson", "all", "lesson.scale=tiny", f"out_dir={root}"), ganlab_env, root, timeout=1800)
     return root
 
 
