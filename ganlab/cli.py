@@ -88,6 +88,10 @@ def _translate(cfg: DictConfig) -> Any:
     return translate(cfg)
 
 
+#: the checks (in ganlab.config_checks) a command's composed config passes before Hydra creates its run dir
+PREFLIGHT = {"train": "check_train_config", "eval": "check_eval_config"}
+
+
 COMMANDS: dict[str, tuple[Callable[[DictConfig], Any], str]] = {
     "train": (_train, "train"),
     "eval": (_eval, "eval"),
@@ -168,4 +172,11 @@ def main(argv: list[str] | None = None) -> None:
     from ganlab.hydra_app import run_app
 
     task, config_name = COMMANDS[command]
+    overrides = argv[2:]
+    # flags (--help, --cfg, -m sweeps) are Hydra's; a sweep's jobs check their own configs as they start
+    if command in PREFLIGHT and not any(arg.startswith("-") for arg in overrides):
+        from ganlab import config_checks
+        from ganlab.schema import preflight
+
+        preflight(getattr(config_checks, PREFLIGHT[command]), config_name, overrides)
     run_app(_guarded(task), config_name, argv, command)

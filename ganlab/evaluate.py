@@ -15,6 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch import Tensor
 
 from ganlab.checkpoint import load_checkpoint, resolve_checkpoint_path
+from ganlab.config_checks import check_eval_config
 from ganlab.console import results_table
 from ganlab.data.base import GANDataModule
 from ganlab.generative import GenerativeModule, module_class
@@ -86,13 +87,14 @@ def restore(
 
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
     """Score ``cfg.ckpt``: write ``metrics.json`` and the figures, log them to TensorBoard, print the report."""
+    check_eval_config(cfg)
     started = time.perf_counter()
     ckpt_path, checkpoint, trained, module = restore(cfg.ckpt, cfg.paths, cfg.device)
     for generator in (module.generator, module.sampling_generator):
         generator.truncation = cfg.get("truncation")
     datamodule = instantiate(trained.dataset.datamodule)
     datamodule.setup("test")
-    num_samples = int(cfg.num_samples or trained.dataset.eval_samples)
+    num_samples = int(trained.dataset.eval_samples if cfg.num_samples is None else cfg.num_samples)
     choices = (cfg, trained, trained.dataset)  # this eval's, the run's, the dataset's
     feature_space = next((c.feature_extractor for c in choices if c.get("feature_extractor")), _INCEPTION)
     metrics = next(c.metrics for c in choices if c.get("metrics"))

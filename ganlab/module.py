@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import torch
 from hydra.utils import instantiate
@@ -18,6 +18,7 @@ from ganlab.game_view import GameView
 from ganlab.generative import GenerativeModule, grad_norm
 from ganlab.losses.base import Critic, GANLoss
 from ganlab.models.base import Discriminator, Generator
+from ganlab.schema import AtLeast
 from ganlab.tricks.base import StepContext, Trick
 
 OptimizerFactory = Callable[[Iterable[torch.nn.Parameter]], Optimizer]
@@ -65,7 +66,7 @@ class GANModule(GenerativeModule):
         generator_scheduler: SchedulerFactory | None = None,
         discriminator_scheduler: SchedulerFactory | None = None,
         tricks: Sequence[Trick] = (),
-        n_critic: int = 1,
+        n_critic: Annotated[int, AtLeast(1)] = 1,
         gradient_clip_val: float | None = None,
         channels_last: bool = False,
     ) -> None:

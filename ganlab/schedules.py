@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
+from ganlab.schema import AtLeast, Probability
+
 
 class LinearDecay:
     """The factor on the learning rate at step ``t``: 1 until ``start``, then linearly down to 0 at ``total``.
@@ -21,7 +25,7 @@ class LinearDecay:
         (1.0, 1.0, 0.5, 0.0)
     """
 
-    def __init__(self, total: int, start_fraction: float = 0.5) -> None:
+    def __init__(self, total: Annotated[int, AtLeast(1)], start_fraction: Annotated[float, Probability] = 0.5) -> None:
         self.total = int(total)
         self.start = round(self.total * float(start_fraction))
 

@@ -19,6 +19,7 @@ from torch import Tensor
 
 from ganlab.checkpoint import load_checkpoint
 from ganlab.config import check_same_job, holds_a_run, resumable_checkpoint
+from ganlab.config_checks import check_train_config
 from ganlab.console import config_tree, console, results_table
 from ganlab.errors import GanlabError, Interrupted, NonFiniteLoss
 from ganlab.evaluate import score
@@ -89,6 +90,7 @@ warnings.filterwarnings("ignore", message=r"Using ModelCheckpoint with manual op
 
 def train(cfg: DictConfig) -> dict[str, float]:
     """Fit the GAN that ``cfg`` describes; return the final metrics (for sweepers)."""
+    check_train_config(cfg)
     choices: dict[str, Any] = dict(HydraConfig.get().runtime.choices)
     run_dir = Path(cfg.paths.output_dir)
     if cfg.get("resume") not in (None, "auto"):

@@ -50,9 +50,9 @@ def test_a_generator_of_another_shape_is_refused_in_one_line(compose_train, tiny
 @pytest.mark.slow
 def test_ganlab_train_init_generator_trains_on_from_the_given_weights(run_ganlab, tmp_path, tiny_mnist_run):
     run_dir = tmp_path / "finetune"
-    # lr 0: the one step leaves the loaded weights where they are, so the checkpoint shows where G began
+    # G lr 0: the one step leaves the loaded weights where they are, so the checkpoint shows where G began
     run_ganlab(
-        "train", *TINY_DCGAN, f"init_generator={tiny_mnist_run}", "optim.lr=0", "generator_steps=1",
+        "train", *TINY_DCGAN, f"init_generator={tiny_mnist_run}", "optim.generator.lr=0", "generator_steps=1",
         "logger=none", f"hydra.run.dir={run_dir}",
     )  # fmt: skip
     started = saved_weights(tiny_mnist_run, "generator")

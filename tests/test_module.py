@@ -6,6 +6,7 @@ import pytest
 import torch
 from hydra.utils import instantiate
 
+from ganlab.config_checks import check_train_config
 from ganlab.errors import GanlabError
 from ganlab.module import GANModule
 from tests.helpers import fit
@@ -60,8 +61,11 @@ def test_checkpoint_holds_config_counters_and_trick_state(compose_train, tmp_pat
 
 
 def test_n_critic_below_one_is_refused(compose_train):
+    cfg = compose_train("optim.n_critic=0")
+    with pytest.raises(GanlabError, match=r"^optim.n_critic=0: must be an integer >= 1$"):
+        check_train_config(cfg)
     with pytest.raises(GanlabError, match="n_critic"):
-        GANModule.from_config(compose_train("optim.n_critic=0"))
+        GANModule.from_config(cfg)
 
 
 @pytest.mark.parametrize(("loss", "expected"), [("ragan", True), ("nsgan", False)])

@@ -6,7 +6,7 @@ import json
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import lightning as L
 import numpy as np
@@ -15,6 +15,7 @@ import torch
 from ganlab.console import console
 from ganlab.diagnosis import Finding, Point, Rule, diagnose
 from ganlab.diagnosis.probes import DiversityProbe, ModesProbe, collapse_probe
+from ganlab.schema import AtLeast
 
 
 class Diagnosis(L.Callback):
@@ -42,8 +43,8 @@ class Diagnosis(L.Callback):
     def __init__(
         self,
         rules: Mapping[str, Rule | None] | Iterable[Rule],
-        every_n_steps: int | None = 250,
-        num_samples: int = 512,
+        every_n_steps: Annotated[int | None, AtLeast(1, nullable=True)] = 250,
+        num_samples: Annotated[int, AtLeast(1)] = 512,
         seed: int = 4321,
         out_file: str | None = None,
     ) -> None:

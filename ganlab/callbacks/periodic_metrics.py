@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import lightning as L
 import torch
@@ -13,6 +13,7 @@ from lightning.pytorch.loggers import TensorBoardLogger
 
 from ganlab.errors import GanlabError
 from ganlab.metrics.suite import MetricSuite, translated_batches
+from ganlab.schema import AtLeast, OneOf
 
 
 class PeriodicMetrics(L.Callback):
@@ -44,13 +45,13 @@ class PeriodicMetrics(L.Callback):
     def __init__(
         self,
         metrics: Mapping[str, Any],
-        every_n_steps: int | None = None,
-        num_samples: int = 1000,
-        batch_size: int = 250,
+        every_n_steps: Annotated[int | None, AtLeast(1, nullable=True)] = None,
+        num_samples: Annotated[int, AtLeast(1)] = 1000,
+        batch_size: Annotated[int, AtLeast(1)] = 250,
         seed: int = 0,
         cache_dir: str | None = None,
         monitor: str | None = None,
-        mode: str = "min",
+        mode: Annotated[str, OneOf("min", "max")] = "min",
         dirpath: str | None = None,
     ) -> None:
         if mode not in ("min", "max"):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import lightning as L
 import torch
@@ -13,6 +13,7 @@ from lightning.pytorch.utilities import rank_zero_only
 from ganlab.animation import write_animation
 from ganlab.console import console
 from ganlab.plotting import save_png
+from ganlab.schema import AtLeast
 
 
 class SampleGrid(L.Callback):
@@ -36,8 +37,8 @@ class SampleGrid(L.Callback):
 
     def __init__(
         self,
-        every_n_steps: int = 500,
-        num_samples: int = 64,
+        every_n_steps: Annotated[int, AtLeast(1)] = 500,
+        num_samples: Annotated[int, AtLeast(1)] = 64,
         out_dir: str | None = None,
         seed: int = 1234,
         game: bool = True,

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import Annotated
 
 import numpy as np
 import torch
@@ -31,6 +32,7 @@ from ganlab.data.base import GANDataModule, TensorDictDataset
 from ganlab.data.torchvision_images import to_model_range
 from ganlab.errors import GanlabError
 from ganlab.plotting import image_grid
+from ganlab.schema import AtLeast, OneOf, Probability
 
 #: file extensions read as images (torchvision's ``IMG_EXTENSIONS``), compared case-insensitively
 EXTENSIONS: tuple[str, ...] = datasets.folder.IMG_EXTENSIONS
@@ -158,14 +160,14 @@ class ImageFolderImages(GANDataModule):
     def __init__(
         self,
         root: str,
-        resolution: int = 32,
-        channels: int = 3,
-        crop: str = "center",
-        test_fraction: float = 0.1,
-        num_classes: int | None = None,
+        resolution: Annotated[int, AtLeast(1)] = 32,
+        channels: Annotated[int, AtLeast(1)] = 3,
+        crop: Annotated[str, OneOf(*CROPS)] = "center",
+        test_fraction: Annotated[float, Probability] = 0.1,
+        num_classes: Annotated[int | None, AtLeast(0, nullable=True)] = None,
         split_seed: int = 0,
-        batch_size: int = 64,
-        num_workers: int = 0,
+        batch_size: Annotated[int, AtLeast(1)] = 64,
+        num_workers: Annotated[int, AtLeast(0)] = 0,
         name: str = "image_folder",
     ) -> None:
         super().__init__(batch_size=batch_size, num_workers=num_workers)

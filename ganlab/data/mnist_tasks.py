@@ -14,6 +14,7 @@ keep that range.
 from __future__ import annotations
 
 import math
+from typing import Annotated
 
 import torch
 import torch.nn.functional as F
@@ -23,6 +24,7 @@ from ganlab.data.base import TensorDictDataset
 from ganlab.data.torchvision_images import TorchvisionImages
 from ganlab.data.translation import TranslationDataModule, UnpairedDataset, paired_set
 from ganlab.errors import GanlabError
+from ganlab.schema import AtLeast, OneOf
 
 # --- image operations ----------------------------------------------------------------------------------------------
 
@@ -182,7 +184,12 @@ class MNISTSuperRes(_MNISTTask):
     paired = True
 
     def __init__(
-        self, root: str, scale: int = 2, source_resolution: int | None = None, name: str = "mnist_superres", **kwargs
+        self,
+        root: str,
+        scale: Annotated[int, AtLeast(1)] = 2,
+        source_resolution: int | None = None,
+        name: str = "mnist_superres",
+        **kwargs,
     ) -> None:
         super().__init__(root, name=name, **kwargs)
         side = self.resolution
@@ -228,7 +235,12 @@ class MNISTThickness(_MNISTTask):
     paired = False
 
     def __init__(
-        self, root: str, iterations: int = 1, footprint: str = "cross", name: str = "mnist_thickness", **kwargs
+        self,
+        root: str,
+        iterations: Annotated[int, AtLeast(1)] = 1,
+        footprint: Annotated[str, OneOf(*FOOTPRINTS)] = "cross",
+        name: str = "mnist_thickness",
+        **kwargs,
     ) -> None:
         if int(iterations) < 1:
             raise GanlabError(f"dataset.iterations={iterations} is not a positive count: use e.g. dataset.iterations=1")

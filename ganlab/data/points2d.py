@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import numpy as np
 import torch
@@ -11,6 +12,7 @@ from torch import Tensor
 from ganlab.data.base import TensorDictDataset
 from ganlab.data.toy2d import Toy2DDataModule
 from ganlab.errors import GanlabError
+from ganlab.schema import AtLeast, Probability
 
 FORMATS = ".npy, .pt, or .csv/.txt with two numeric columns"
 
@@ -86,8 +88,8 @@ class Points2DDataModule(Toy2DDataModule):
     def __init__(
         self,
         path: str | Path,
-        test_fraction: float = 0.1,
-        batch_size: int = 256,
+        test_fraction: Annotated[float, Probability] = 0.1,
+        batch_size: Annotated[int, AtLeast(1)] = 256,
         data_seed: int = 0,
         name: str = "points2d",
     ) -> None:

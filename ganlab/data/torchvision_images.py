@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 import torch
@@ -14,6 +14,7 @@ from torch import Tensor
 from ganlab.data.base import GANDataModule, TensorDictDataset
 from ganlab.errors import GanlabError
 from ganlab.plotting import image_grid
+from ganlab.schema import AtLeast
 
 
 def _as_nchw_uint8(data: Tensor | np.ndarray) -> Tensor:
@@ -48,9 +49,9 @@ class TorchvisionImages(GANDataModule):
         self,
         dataset_class: str,
         root: str,
-        resolution: int = 28,
+        resolution: Annotated[int, AtLeast(1)] = 28,
         download: bool = True,
-        batch_size: int = 64,
+        batch_size: Annotated[int, AtLeast(1)] = 64,
         name: str = "images",
     ) -> None:
         super().__init__(batch_size=batch_size)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import torch
 from torch import Tensor
@@ -11,6 +11,7 @@ from torch import Tensor
 from ganlab.data.base import GANDataModule, TensorDictDataset
 from ganlab.data.density import kernel_density
 from ganlab.plotting import field_image, scatter_image, square_grid
+from ganlab.schema import AtLeast, NonNegative, Positive
 
 if TYPE_CHECKING:
     from ganlab.game_view import GameView
@@ -54,7 +55,12 @@ class Ring(GaussianMixture2D):
     The PacGAN/VEEGAN ring: 8 modes, radius 1, std 0.01.
     """
 
-    def __init__(self, num_modes: int = 8, radius: float = 1.0, std: float = 0.01) -> None:
+    def __init__(
+        self,
+        num_modes: Annotated[int, AtLeast(1)] = 8,
+        radius: Annotated[float, Positive] = 1.0,
+        std: Annotated[float, Positive] = 0.01,
+    ) -> None:
         angles = 2 * math.pi * torch.arange(num_modes, dtype=torch.float64) / num_modes
         super().__init__(radius * torch.stack([angles.cos(), angles.sin()], dim=1), std)
 
@@ -65,7 +71,12 @@ class Grid(GaussianMixture2D):
     The PacGAN/VEEGAN grid: 5 x 5 means on {-4, -2, 0, 2, 4}^2, std 0.05.
     """
 
-    def __init__(self, side: int = 5, spacing: float = 2.0, std: float = 0.05) -> None:
+    def __init__(
+        self,
+        side: Annotated[int, AtLeast(1)] = 5,
+        spacing: Annotated[float, Positive] = 2.0,
+        std: Annotated[float, Positive] = 0.05,
+    ) -> None:
         ticks = (torch.arange(side, dtype=torch.float64) - (side - 1) / 2) * spacing
         xs, ys = torch.meshgrid(ticks, ticks, indexing="ij")
         super().__init__(torch.stack([xs.flatten(), ys.flatten()], dim=1), std)
@@ -79,7 +90,7 @@ class SwissRoll:
 
     centers = None
 
-    def __init__(self, noise: float = 0.25, scale: float = 0.25) -> None:
+    def __init__(self, noise: Annotated[float, NonNegative] = 0.25, scale: Annotated[float, Positive] = 0.25) -> None:
         self.noise = float(noise)
         self.scale = float(scale)
 
@@ -123,9 +134,9 @@ class Toy2DDataModule(GANDataModule):
     def __init__(
         self,
         distribution: GaussianMixture2D | SwissRoll,
-        num_train: int = 100_000,
-        num_test: int = 10_000,
-        batch_size: int = 100,
+        num_train: Annotated[int, AtLeast(1)] = 100_000,
+        num_test: Annotated[int, AtLeast(1)] = 10_000,
+        batch_size: Annotated[int, AtLeast(1)] = 100,
         data_seed: int = 0,
         name: str = "toy2d",
     ) -> None:

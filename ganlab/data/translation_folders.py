@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import Annotated
 
 import numpy as np
 import torch
@@ -30,6 +31,7 @@ from PIL import Image
 from torch import Tensor
 
 from ganlab.data.image_folder import (
+    CROPS,
     EXTENSIONS,
     check_image_settings,
     convert_image,
@@ -40,6 +42,7 @@ from ganlab.data.image_folder import (
 from ganlab.data.torchvision_images import to_model_range
 from ganlab.data.translation import TranslationDataModule, UnpairedDataset, paired_set
 from ganlab.errors import GanlabError
+from ganlab.schema import AtLeast, OneOf, Probability
 
 DIRECTIONS = ("AtoB", "BtoA")
 #: names of the optional test folder of a split layout, in the order they are looked for
@@ -218,15 +221,15 @@ class PairedFolder(_FolderTranslation):
     def __init__(
         self,
         root: str,
-        resolution: int = 64,
-        channels: int = 3,
-        source_channels: int | None = None,
-        crop: str = "center",
+        resolution: Annotated[int, AtLeast(1)] = 64,
+        channels: Annotated[int, AtLeast(1)] = 3,
+        source_channels: Annotated[int | None, AtLeast(1, nullable=True)] = None,
+        crop: Annotated[str, OneOf(*CROPS)] = "center",
         direction: str = "AtoB",
-        test_fraction: float = 0.1,
+        test_fraction: Annotated[float, Probability] = 0.1,
         split_seed: int = 0,
-        batch_size: int = 16,
-        num_workers: int = 0,
+        batch_size: Annotated[int, AtLeast(1)] = 16,
+        num_workers: Annotated[int, AtLeast(0)] = 0,
         name: str = "paired_folder",
     ) -> None:
         super().__init__(
@@ -394,13 +397,13 @@ class UnpairedFolder(_FolderTranslation):
     def __init__(
         self,
         root: str,
-        resolution: int = 64,
-        channels: int = 3,
-        source_channels: int | None = None,
-        crop: str = "center",
+        resolution: Annotated[int, AtLeast(1)] = 64,
+        channels: Annotated[int, AtLeast(1)] = 3,
+        source_channels: Annotated[int | None, AtLeast(1, nullable=True)] = None,
+        crop: Annotated[str, OneOf(*CROPS)] = "center",
         direction: str = "AtoB",
-        batch_size: int = 16,
-        num_workers: int = 0,
+        batch_size: Annotated[int, AtLeast(1)] = 16,
+        num_workers: Annotated[int, AtLeast(0)] = 0,
         name: str = "unpaired_folder",
     ) -> None:
         super().__init__(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Annotated
 
 import torch
 import torch.nn.functional as F
@@ -12,6 +13,7 @@ from torch import Tensor
 
 from ganlab.errors import GanlabError
 from ganlab.losses.base import GANLoss, as_float32
+from ganlab.schema import OneOf
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,11 @@ class FDivergenceLoss(GANLoss):
         generator_update: ``saddle`` or ``heuristic``.
     """
 
-    def __init__(self, divergence: str = "jensen_shannon", generator_update: str = "heuristic") -> None:
+    def __init__(
+        self,
+        divergence: Annotated[str, OneOf(*DIVERGENCES)] = "jensen_shannon",
+        generator_update: Annotated[str, OneOf("saddle", "heuristic")] = "heuristic",
+    ) -> None:
         if divergence not in DIVERGENCES:
             raise GanlabError(f"unknown f-divergence {divergence!r}: use one of {', '.join(DIVERGENCES)}")
         if generator_update not in ("saddle", "heuristic"):

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Annotated
 
 import torch.nn.functional as F
 from torch import Tensor
 
 from ganlab.errors import GanlabError
 from ganlab.losses.base import GANLoss, as_float32
+from ganlab.schema import OneOf
 
 # For each variant: the penalty on a relativistic logit that should be "more real" (target side +1)
 # and on one that should be "more fake" (target side -1); Jolicoeur-Martineau 2019, section 4.3.
@@ -54,7 +56,7 @@ class RelativisticAverageLoss(GANLoss):
 
     generator_needs_real_logits = True
 
-    def __init__(self, variant: str = "nsgan") -> None:
+    def __init__(self, variant: Annotated[str, OneOf(*RELATIVISTIC_VARIANTS)] = "nsgan") -> None:
         if variant not in RELATIVISTIC_VARIANTS:
             raise GanlabError(
                 f"unknown relativistic variant {variant!r}: use one of {', '.join(RELATIVISTIC_VARIANTS)}"

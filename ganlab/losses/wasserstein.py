@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import torch
 from torch import Tensor, nn
 
 from ganlab.losses.base import Critic, GANLoss, as_float32
 from ganlab.losses.penalties import critic_gradient_norms
+from ganlab.schema import NonNegative, Positive
 
 
 @torch.no_grad()
@@ -34,7 +37,7 @@ class WassersteinLoss(GANLoss):
         clip_value: :math:`c`; ``None`` disables clipping (the bare critic loss).
     """
 
-    def __init__(self, clip_value: float | None = 0.01) -> None:
+    def __init__(self, clip_value: Annotated[float | None, Positive(nullable=True)] = 0.01) -> None:
         self.clip_value = None if clip_value is None else float(clip_value)
 
     def discriminator_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
@@ -69,7 +72,7 @@ class WassersteinGPLoss(WassersteinLoss):
         one_sided: penalise only gradient norms above 1.
     """
 
-    def __init__(self, gp_weight: float = 10.0, one_sided: bool = False) -> None:
+    def __init__(self, gp_weight: Annotated[float, NonNegative] = 10.0, one_sided: bool = False) -> None:
         super().__init__(clip_value=None)
         self.gp_weight = float(gp_weight)
         self.one_sided = bool(one_sided)

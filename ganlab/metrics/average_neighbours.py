@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import torch
 from torch import Tensor
 
@@ -11,6 +13,7 @@ from ganlab.metrics.base import Findings, LatentProbe
 from ganlab.metrics.latent import generate_images, labelled_grid
 from ganlab.metrics.memorization import nearest
 from ganlab.metrics.sharpness import laplacian_variance
+from ganlab.schema import AtLeast
 
 
 class AverageOfNeighbours(LatentProbe):
@@ -34,7 +37,13 @@ class AverageOfNeighbours(LatentProbe):
         num_train: training images searched (the first of a fixed order); ``None``: all of them.
     """
 
-    def __init__(self, num_images: int = 8, k: int = 10, num_samples: int = 1000, num_train: int | None = None):
+    def __init__(
+        self,
+        num_images: Annotated[int, AtLeast(1)] = 8,
+        k: Annotated[int, AtLeast(1)] = 10,
+        num_samples: Annotated[int, AtLeast(1)] = 1000,
+        num_train: Annotated[int | None, AtLeast(1, nullable=True)] = None,
+    ):
         if min(num_images, k, num_samples) < 1:
             raise GanlabError("average_neighbours: num_images, k and num_samples must all be at least 1")
         self.num_images, self.k, self.num_samples = int(num_images), int(k), int(num_samples)

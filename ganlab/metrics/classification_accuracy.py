@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import torch
 import torch.nn.functional as F
@@ -12,6 +12,7 @@ from torch import Tensor, nn
 from ganlab.data.base import GANDataModule
 from ganlab.errors import GanlabError
 from ganlab.metrics.base import Findings, LatentProbe
+from ganlab.schema import AtLeast, Positive
 
 if TYPE_CHECKING:
     from ganlab.module import GANModule
@@ -56,7 +57,13 @@ class ClassificationAccuracyScore(LatentProbe):
         lr: Adam learning rate.
     """
 
-    def __init__(self, num_per_class: int = 500, epochs: int = 5, batch_size: int = 128, lr: float = 1e-3) -> None:
+    def __init__(
+        self,
+        num_per_class: Annotated[int, AtLeast(1)] = 500,
+        epochs: Annotated[int, AtLeast(1)] = 5,
+        batch_size: Annotated[int, AtLeast(1)] = 128,
+        lr: Annotated[float, Positive] = 1e-3,
+    ) -> None:
         self.num_per_class = int(num_per_class)
         self.epochs = int(epochs)
         self.batch_size = int(batch_size)

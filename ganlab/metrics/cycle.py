@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import torch
 
 from ganlab.data.base import GANDataModule
 from ganlab.errors import GanlabError
 from ganlab.metrics.base import Findings, LatentProbe
+from ganlab.schema import AtLeast
 
 if TYPE_CHECKING:
     from ganlab.module import GANModule
@@ -30,7 +31,9 @@ class CycleReconstruction(LatentProbe):
         batch_size: images per forward pass.
     """
 
-    def __init__(self, num_examples: int = 500, batch_size: int = 100) -> None:
+    def __init__(
+        self, num_examples: Annotated[int, AtLeast(1)] = 500, batch_size: Annotated[int, AtLeast(1)] = 100
+    ) -> None:
         self.num_examples, self.batch_size = int(num_examples), int(batch_size)
 
     @torch.no_grad()

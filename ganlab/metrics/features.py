@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Annotated
 
 import torch
 from torch import Tensor, nn
@@ -11,6 +12,7 @@ from torch import Tensor, nn
 from ganlab.data.base import GANDataModule
 from ganlab.errors import GanlabError
 from ganlab.metrics.cache import cached
+from ganlab.schema import OneOf
 
 
 def to_inception_input(images: Tensor) -> Tensor:
@@ -55,7 +57,9 @@ class InceptionFeatures(FeatureExtractor):
 
     PRECISIONS = ("fp32", "bf16")
 
-    def __init__(self, feature: int = 2048, precision: str = "fp32") -> None:
+    def __init__(
+        self, feature: int = 2048, precision: Annotated[str, OneOf(*InceptionFeatures.PRECISIONS)] = "fp32"
+    ) -> None:
         super().__init__()
         from torchmetrics.image.fid import NoTrainInceptionV3
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import torch
 from torch import Tensor, nn
@@ -13,6 +13,7 @@ from torchmetrics.image.inception import InceptionScore as _TorchmetricsInceptio
 from ganlab.data.base import GANDataModule
 from ganlab.errors import GanlabError
 from ganlab.metrics.features import missing_inception_weights, to_inception_input
+from ganlab.schema import AtLeast
 
 
 class InceptionScore(_TorchmetricsInceptionScore):
@@ -33,7 +34,9 @@ class InceptionScore(_TorchmetricsInceptionScore):
         kwargs: torchmetrics ``Metric`` options.
     """
 
-    def __init__(self, splits: int = 10, feature: nn.Module | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, splits: Annotated[int, AtLeast(1)] = 10, feature: nn.Module | None = None, **kwargs: Any
+    ) -> None:
         try:
             with warnings.catch_warnings():  # torchmetrics' note that IS keeps every sample's logits, by design
                 warnings.filterwarnings("ignore", message="Metric `InceptionScore` will save all extracted features")

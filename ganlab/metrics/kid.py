@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import torch
 from torch import Tensor
 from torchmetrics.image.kid import poly_mmd
 
 from ganlab.metrics.base import FeatureSetMetric
+from ganlab.schema import AtLeast
 
 
 class KernelInceptionDistance(FeatureSetMetric):
@@ -31,7 +32,13 @@ class KernelInceptionDistance(FeatureSetMetric):
         kwargs: :class:`FeatureSetMetric` options.
     """
 
-    def __init__(self, num_subsets: int = 100, subset_size: int = 1000, seed: int = 0, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        num_subsets: Annotated[int, AtLeast(1)] = 100,
+        subset_size: Annotated[int, AtLeast(1)] = 1000,
+        seed: int = 0,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.num_subsets, self.subset_size, self.seed = int(num_subsets), int(subset_size), int(seed)
 

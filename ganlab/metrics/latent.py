@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import numpy as np
 import torch
@@ -17,6 +17,7 @@ from ganlab.data.base import GANDataModule
 from ganlab.errors import GanlabError
 from ganlab.metrics.base import Findings, LatentProbe
 from ganlab.plotting import image_grid
+from ganlab.schema import AtLeast, NonNegative
 
 if TYPE_CHECKING:
     from ganlab.module import GANModule
@@ -131,7 +132,12 @@ class LatentWalk(LatentProbe):
         modes: ``linear`` and/or ``spherical`` (one name alone is a list of one).
     """
 
-    def __init__(self, num_walks: int = 8, steps: int = 10, modes: Sequence[str] = ("linear", "spherical")) -> None:
+    def __init__(
+        self,
+        num_walks: Annotated[int, AtLeast(1)] = 8,
+        steps: Annotated[int, AtLeast(1)] = 10,
+        modes: Sequence[str] = ("linear", "spherical"),
+    ) -> None:
         self.num_walks, self.steps = int(num_walks), int(steps)
         self.modes = [modes] if isinstance(modes, str) else [str(mode) for mode in modes]
         if self.num_walks < 1 or self.steps < 2:
@@ -192,9 +198,9 @@ class LatentArithmetic(LatentProbe):
         self,
         groups: Sequence[Sequence[int]] | None = None,
         signs: Sequence[float] = (1.0, -1.0, 1.0),
-        num_candidates: int = 64,
-        num_neighbours: int = 8,
-        noise_scale: float = 0.25,
+        num_candidates: Annotated[int, AtLeast(1)] = 64,
+        num_neighbours: Annotated[int, AtLeast(1)] = 8,
+        noise_scale: Annotated[float, NonNegative] = 0.25,
     ) -> None:
         self.num_candidates, self.num_neighbours = int(num_candidates), int(num_neighbours)
         self.noise_scale = float(noise_scale)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 import torch
@@ -19,6 +19,7 @@ from ganlab.metrics.cache import cached
 from ganlab.metrics.features import FeatureExtractor, Flatten, InceptionFeatures, extract, real_features
 from ganlab.metrics.nearest_neighbours import blockwise
 from ganlab.plotting import figure_image, image_grid
+from ganlab.schema import AtLeast, Probability
 
 # Small images are drawn enlarged (nearest-neighbour) to about this many pixels a side in the neighbour grid.
 _TILE = 64
@@ -161,11 +162,11 @@ class Memorization(SampleMetric):
     def __init__(
         self,
         feature_extractor: FeatureExtractor | None = None,
-        grid_size: int = 8,
-        neighbours: int = 5,
-        num_train: int | None = None,
-        copy_quantile: float = 0.01,
-        batch_size: int = 100,
+        grid_size: Annotated[int, AtLeast(1)] = 8,
+        neighbours: Annotated[int, AtLeast(1)] = 5,
+        num_train: Annotated[int | None, AtLeast(1, nullable=True)] = None,
+        copy_quantile: Annotated[float, Probability] = 0.01,
+        batch_size: Annotated[int, AtLeast(1)] = 100,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)

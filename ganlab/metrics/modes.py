@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import torch
 from torch import Tensor
 
 from ganlab.data.toy2d import GaussianMixture2D
 from ganlab.metrics.base import SampleMetric
+from ganlab.schema import Positive
 
 
 class ModeCoverage(SampleMetric):
@@ -47,7 +48,9 @@ class ModeCoverage(SampleMetric):
         self.add_state("total", torch.zeros((), dtype=torch.long), dist_reduce_fx="sum")
 
     @classmethod
-    def for_mixture(cls, mixture: GaussianMixture2D, threshold: float = 3.0, **kwargs: Any) -> ModeCoverage:
+    def for_mixture(
+        cls, mixture: GaussianMixture2D, threshold: Annotated[float, Positive] = 3.0, **kwargs: Any
+    ) -> ModeCoverage:
         """The metric for a dataset's mixture (used by ``conf/dataset/ring8.yaml`` and friends)."""
         return cls(mixture.centers, mixture.std, threshold, **kwargs)
 

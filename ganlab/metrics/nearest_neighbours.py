@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
 import torch
 from torch import Tensor
 
 from ganlab.metrics.base import FeatureSetMetric
+from ganlab.schema import AtLeast
 
 # Rows per block of a distance matrix: 10,000 x 10,000 distances at once would take 800 MB.
 _BLOCK = 1024
@@ -74,7 +75,7 @@ class PrecisionRecall(FeatureSetMetric):
         kwargs: :class:`FeatureSetMetric` options (``feature_extractor``, ...).
     """
 
-    def __init__(self, k: int = 3, **kwargs: Any) -> None:
+    def __init__(self, k: Annotated[int, AtLeast(1)] = 3, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.k = int(k)
 
@@ -103,7 +104,7 @@ class DensityCoverage(FeatureSetMetric):
         kwargs: :class:`FeatureSetMetric` options.
     """
 
-    def __init__(self, k: int = 5, **kwargs: Any) -> None:
+    def __init__(self, k: Annotated[int, AtLeast(1)] = 5, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.k = int(k)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import torch
 import torch.nn.functional as F
@@ -12,6 +12,7 @@ from torch import Tensor
 from ganlab.data.base import GANDataModule
 from ganlab.errors import GanlabError
 from ganlab.metrics.base import SampleMetric
+from ganlab.schema import Positive
 
 #: the 5-point discrete Laplacian
 LAPLACIAN = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]])
@@ -71,7 +72,7 @@ class Sharpness(SampleMetric):
         kwargs: torchmetrics ``Metric`` options.
     """
 
-    def __init__(self, cutoff: float = 0.25, real_split: str = "test", **kwargs: Any) -> None:
+    def __init__(self, cutoff: Annotated[float, Positive] = 0.25, real_split: str = "test", **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if not 0 < cutoff < 0.5:
             raise GanlabError(f"sharpness: cutoff={cutoff} must be between 0 and 0.5 cycles per pixel, e.g. 0.25")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from itertools import pairwise
+from typing import Annotated
 
 import torch
 import torch.nn.functional as F
@@ -18,6 +19,7 @@ from torch import Tensor, nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 from ganlab.models.base import Discriminator, Generator, stride2_layers
+from ganlab.schema import AtLeast, NonNegative
 from ganlab.tricks.base import Trick
 from ganlab.tricks.orthogonal import OrthogonalRegularization
 
@@ -218,14 +220,14 @@ class BigGANGenerator(Generator):
 
     def __init__(
         self,
-        latent_dim: int = 120,
-        channels: int = 1,
-        resolution: int = 28,
-        width: int = 64,
-        num_classes: int = 0,
-        shared_dim: int = 128,
+        latent_dim: Annotated[int, AtLeast(1)] = 120,
+        channels: Annotated[int, AtLeast(1)] = 1,
+        resolution: Annotated[int, AtLeast(1)] = 28,
+        width: Annotated[int, AtLeast(1)] = 64,
+        num_classes: Annotated[int, AtLeast(0)] = 0,
+        shared_dim: Annotated[int, AtLeast(1)] = 128,
         attention_resolution: int = 16,
-        orthogonal_weight: float = 1e-4,
+        orthogonal_weight: Annotated[float, NonNegative] = 1e-4,
     ) -> None:
         super().__init__(latent_dim, num_classes)
         self.base, k = stride2_layers(resolution)

@@ -15,7 +15,7 @@ features, ``ψ`` its head and ``y`` the label (:class:`~ganlab.models.base.Discr
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import torch
 import torch.nn.functional as F
@@ -26,6 +26,7 @@ from torch.nn.utils.parametrizations import spectral_norm
 
 from ganlab.errors import GanlabError
 from ganlab.models.base import Discriminator
+from ganlab.schema import AtLeast, OneOf
 from ganlab.tricks.base import StepContext, Trick
 
 CONDITIONINGS = ("none", "concat", "acgan", "projection")
@@ -51,7 +52,10 @@ def classes_for(conditioning: str, dataset_classes: int | None) -> int:
 
 
 def conditional_discriminator(
-    network: str, conditioning: str = "none", num_classes: int = 0, **kwargs: Any
+    network: str,
+    conditioning: Annotated[str, OneOf(*CONDITIONINGS)] = "none",
+    num_classes: Annotated[int | None, AtLeast(0, nullable=True)] = 0,
+    **kwargs: Any,
 ) -> Discriminator:
     """Build the discriminator class ``network`` (an import path) with ``kwargs``, conditioned as asked.
 

@@ -23,6 +23,7 @@ overall scale). The paper's history of 50 generated images for D's step (``pool_
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Annotated
 
 import torch
 from torch import Tensor, nn
@@ -30,6 +31,7 @@ from torch import Tensor, nn
 from ganlab.errors import GanlabError
 from ganlab.models.base import Discriminator, Generator, init_normal
 from ganlab.models.pix2pix import PatchGANDiscriminator
+from ganlab.schema import AtLeast, NonNegative
 from ganlab.tricks.base import Trick
 from ganlab.tricks.cycle import CycleConsistency
 from ganlab.tricks.replay_buffer import ReplayBuffer
@@ -145,15 +147,15 @@ class CycleGANGenerator(Generator):
 
     def __init__(
         self,
-        source_channels: int = 3,
-        channels: int = 3,
-        resolution: int = 256,
-        width: int = 64,
-        n_blocks: int = 6,
-        cycle_weight: float = 10.0,
-        identity_weight: float = 0.5,
+        source_channels: Annotated[int, AtLeast(1)] = 3,
+        channels: Annotated[int, AtLeast(1)] = 3,
+        resolution: Annotated[int, AtLeast(1)] = 256,
+        width: Annotated[int, AtLeast(1)] = 64,
+        n_blocks: Annotated[int, AtLeast(1)] = 6,
+        cycle_weight: Annotated[float, NonNegative] = 10.0,
+        identity_weight: Annotated[float, NonNegative] = 0.5,
         direction: str = "AtoB",
-        pool_size: int = 50,
+        pool_size: Annotated[int, AtLeast(0)] = 50,
     ) -> None:
         super().__init__(0)
         self.condition_keys = ("source", "real")
@@ -262,12 +264,12 @@ class CycleGANDiscriminator(Discriminator):
 
     def __init__(
         self,
-        source_channels: int = 3,
-        channels: int = 3,
-        resolution: int = 256,
-        width: int = 64,
-        n_layers: int | None = None,
-        extra_input_channels: int = 0,
+        source_channels: Annotated[int, AtLeast(1)] = 3,
+        channels: Annotated[int, AtLeast(1)] = 3,
+        resolution: Annotated[int, AtLeast(1)] = 256,
+        width: Annotated[int, AtLeast(1)] = 64,
+        n_layers: Annotated[int | None, AtLeast(1, nullable=True)] = None,
+        extra_input_channels: Annotated[int, AtLeast(0)] = 0,
     ) -> None:
         super().__init__()
         self.source_channels = int(source_channels)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from itertools import pairwise
+from typing import Annotated
 
 from torch import Tensor, nn
 
 from ganlab.models.base import Discriminator, Generator, init_normal, stride2_layers, with_onehot
+from ganlab.schema import AtLeast
 
 
 class DCGANGenerator(Generator):
@@ -27,7 +29,12 @@ class DCGANGenerator(Generator):
     """
 
     def __init__(
-        self, latent_dim: int = 100, channels: int = 1, resolution: int = 28, width: int = 64, num_classes: int = 0
+        self,
+        latent_dim: Annotated[int, AtLeast(1)] = 100,
+        channels: Annotated[int, AtLeast(1)] = 1,
+        resolution: Annotated[int, AtLeast(1)] = 28,
+        width: Annotated[int, AtLeast(1)] = 64,
+        num_classes: Annotated[int, AtLeast(0)] = 0,
     ) -> None:
         super().__init__(latent_dim, num_classes)
         base, k = stride2_layers(resolution)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import torch
 from torch import Tensor, nn
 
 from ganlab.models.base import Discriminator
+from ganlab.schema import AtLeast
 
 
 class GaussianEncoder(nn.Module):
@@ -21,7 +24,7 @@ class GaussianEncoder(nn.Module):
         latent_dim: the size of z.
     """
 
-    def __init__(self, body: Discriminator, latent_dim: int) -> None:
+    def __init__(self, body: Discriminator, latent_dim: Annotated[int, AtLeast(1)]) -> None:
         super().__init__()
         self.body = body
         # the score head is not part of the encoder: dropped, so it neither trains nor sits in checkpoints

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from itertools import pairwise
+from typing import Annotated
 
 import torch
 import torch.nn.functional as F
@@ -33,6 +34,7 @@ from torch import Tensor, nn
 
 from ganlab.errors import GanlabError
 from ganlab.models.base import Discriminator, Generator, init_normal, with_onehot
+from ganlab.schema import AtLeast
 
 _BINOMIAL = torch.tensor([1.0, 4.0, 6.0, 4.0, 1.0]) / 16
 
@@ -144,13 +146,13 @@ class LAPGANGenerator(Generator):
 
     def __init__(
         self,
-        latent_dim: int = 100,
-        channels: int = 1,
-        resolution: int = 28,
-        levels: int = 3,
-        width: int = 64,
-        coarse_hidden: int = 600,
-        num_classes: int = 0,
+        latent_dim: Annotated[int, AtLeast(1)] = 100,
+        channels: Annotated[int, AtLeast(1)] = 1,
+        resolution: Annotated[int, AtLeast(1)] = 28,
+        levels: Annotated[int, AtLeast(1)] = 3,
+        width: Annotated[int, AtLeast(1)] = 64,
+        coarse_hidden: Annotated[int, AtLeast(1)] = 600,
+        num_classes: Annotated[int, AtLeast(0)] = 0,
     ) -> None:
         self.sides = level_sides(resolution, levels)
         super().__init__(int(latent_dim) + sum(side**2 for side in self.sides[:-1]), num_classes)

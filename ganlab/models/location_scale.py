@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Annotated
 
 import torch
 from torch import Tensor, nn
 
 from ganlab.errors import GanlabError
 from ganlab.models.base import Generator
+from ganlab.schema import NonNegative
 
 
 class LocationScaleGenerator(Generator):
@@ -27,7 +29,7 @@ class LocationScaleGenerator(Generator):
         std: the initial :math:`\sigma` (> 0).
     """
 
-    def __init__(self, data_shape: Sequence[int], mean: float = 0.0, std: float = 1.0) -> None:
+    def __init__(self, data_shape: Sequence[int], mean: float = 0.0, std: Annotated[float, NonNegative] = 1.0) -> None:
         self.data_shape = tuple(int(d) for d in data_shape)
         super().__init__(latent_dim=math.prod(self.data_shape))
         if std <= 0:

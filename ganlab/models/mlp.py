@@ -5,10 +5,12 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Sequence
+from typing import Annotated
 
 from torch import Tensor, nn
 
 from ganlab.models.base import Discriminator, Generator, init_normal, with_onehot
+from ganlab.schema import AtLeast, OneOf, Positive
 
 _ACTIVATIONS = {"identity": nn.Identity, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
 
@@ -45,13 +47,13 @@ class MLPGenerator(Generator):
 
     def __init__(
         self,
-        latent_dim: int,
+        latent_dim: Annotated[int, AtLeast(1)],
         data_shape: Sequence[int],
         hidden_dims: Sequence[int] = (128, 128, 128),
         batch_norm: bool = False,
-        output_activation: str = "identity",
-        init_std: float | None = None,
-        num_classes: int = 0,
+        output_activation: Annotated[str, OneOf(*_ACTIVATIONS)] = "identity",
+        init_std: Annotated[float | None, Positive(nullable=True)] = None,
+        num_classes: Annotated[int, AtLeast(0)] = 0,
     ) -> None:
         super().__init__(latent_dim, num_classes)
         self.data_shape = tuple(int(d) for d in data_shape)
@@ -97,9 +99,9 @@ class MLPDiscriminator(Discriminator):
         self,
         data_shape: Sequence[int],
         hidden_dims: Sequence[int] = (128, 128, 128),
-        init_std: float | None = None,
-        maxout_pieces: int | None = None,
-        extra_input_channels: int = 0,
+        init_std: Annotated[float | None, Positive(nullable=True)] = None,
+        maxout_pieces: Annotated[int | None, AtLeast(1, nullable=True)] = None,
+        extra_input_channels: Annotated[int, AtLeast(0)] = 0,
     ) -> None:
         super().__init__()
         in_dim = math.prod(int(d) for d in data_shape) + extra_input_channels

@@ -19,12 +19,15 @@ resolutions.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ganlab.errors import GanlabError
 from ganlab.models.base import Discriminator, Generator, init_normal
+from ganlab.schema import AtLeast, NonNegative, OneOf, Probability
 from ganlab.tricks.base import Trick
 from ganlab.tricks.reconstruction import ReconstructionLoss
 
@@ -145,13 +148,13 @@ class UNetGenerator(Generator):
 
     def __init__(
         self,
-        source_channels: int = 3,
-        channels: int = 3,
-        resolution: int = 256,
-        width: int = 64,
-        depth: int | None = None,
-        dropout: float = 0.5,
-        l1_weight: float = 100.0,
+        source_channels: Annotated[int, AtLeast(1)] = 3,
+        channels: Annotated[int, AtLeast(1)] = 3,
+        resolution: Annotated[int, AtLeast(1)] = 256,
+        width: Annotated[int, AtLeast(1)] = 64,
+        depth: Annotated[int | None, AtLeast(1, nullable=True)] = None,
+        dropout: Annotated[float, Probability] = 0.5,
+        l1_weight: Annotated[float, NonNegative] = 100.0,
     ) -> None:
         super().__init__(0)
         self.condition_keys = ("source",)
@@ -321,13 +324,13 @@ class PatchGANDiscriminator(Discriminator):
 
     def __init__(
         self,
-        channels: int = 3,
-        source_channels: int = 0,
-        resolution: int = 256,
-        width: int = 64,
-        n_layers: int | None = None,
-        norm: str = "batch",
-        extra_input_channels: int = 0,
+        channels: Annotated[int, AtLeast(1)] = 3,
+        source_channels: Annotated[int, AtLeast(1)] = 0,
+        resolution: Annotated[int, AtLeast(1)] = 256,
+        width: Annotated[int, AtLeast(1)] = 64,
+        n_layers: Annotated[int | None, AtLeast(1, nullable=True)] = None,
+        norm: Annotated[str, OneOf(*_NORMS)] = "batch",
+        extra_input_channels: Annotated[int, AtLeast(0)] = 0,
     ) -> None:
         super().__init__()
         self.channels = int(channels)

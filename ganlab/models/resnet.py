@@ -9,12 +9,14 @@ gain √2 inside residual branches, 1 elsewhere; zero biases).
 from __future__ import annotations
 
 import math
+from typing import Annotated
 
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import spectral_norm as apply_spectral_norm
 
 from ganlab.models.base import Discriminator, Generator, stride2_layers
+from ganlab.schema import AtLeast
 
 # Glorot gain of the convolutions inside a residual branch: each follows a ReLU, which halves the variance.
 _RESIDUAL_GAIN = math.sqrt(2)
@@ -127,7 +129,14 @@ class ResNetGenerator(Generator):
         num_classes: classes of a conditional generator; 0 for an unconditional one.
     """
 
-    def __init__(self, latent_dim: int, channels: int, resolution: int, width: int = 128, num_classes: int = 0) -> None:
+    def __init__(
+        self,
+        latent_dim: Annotated[int, AtLeast(1)],
+        channels: Annotated[int, AtLeast(1)],
+        resolution: Annotated[int, AtLeast(1)],
+        width: Annotated[int, AtLeast(1)] = 128,
+        num_classes: Annotated[int, AtLeast(0)] = 0,
+    ) -> None:
         super().__init__(latent_dim, num_classes)
         self.base, num_blocks = stride2_layers(resolution)
         self.width = int(width)

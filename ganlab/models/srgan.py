@@ -20,12 +20,13 @@ no latent code (``latent_dim = 0``): the paper's generator is deterministic.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 from torch import Tensor, nn
 
 from ganlab.errors import GanlabError
 from ganlab.models.base import Discriminator, Generator, init_normal
+from ganlab.schema import AtLeast, NonNegative, OneOf
 from ganlab.tricks.reconstruction import ReconstructionLoss
 
 if TYPE_CHECKING:
@@ -124,13 +125,13 @@ class SRResNetGenerator(Generator):
 
     def __init__(
         self,
-        channels: int = 1,
-        scale: int = 4,
-        width: int = 64,
-        num_blocks: int = 16,
-        content: str = "pixel",
-        content_weight: float = 1.0,
-        adversarial_weight: float = 1e-3,
+        channels: Annotated[int, AtLeast(1)] = 1,
+        scale: Annotated[int, AtLeast(1)] = 4,
+        width: Annotated[int, AtLeast(1)] = 64,
+        num_blocks: Annotated[int, AtLeast(1)] = 16,
+        content: Annotated[str, OneOf(*CONTENT_LOSSES)] = "pixel",
+        content_weight: Annotated[float, NonNegative] = 1.0,
+        adversarial_weight: Annotated[float, NonNegative] = 1e-3,
     ) -> None:
         super().__init__(0)
         upsamplings = upscale_factor_blocks(scale)
@@ -206,11 +207,11 @@ class SRGANDiscriminator(Discriminator):
 
     def __init__(
         self,
-        channels: int = 1,
-        resolution: int = 28,
-        width: int = 64,
-        hidden: int = 1024,
-        extra_input_channels: int = 0,
+        channels: Annotated[int, AtLeast(1)] = 1,
+        resolution: Annotated[int, AtLeast(1)] = 28,
+        width: Annotated[int, AtLeast(1)] = 64,
+        hidden: Annotated[int, AtLeast(1)] = 1024,
+        extra_input_channels: Annotated[int, AtLeast(0)] = 0,
     ) -> None:
         super().__init__()
         self.extra_input_channels = int(extra_input_channels)

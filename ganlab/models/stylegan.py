@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import itertools
 import math
+from typing import Annotated
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ganlab.models.base import Discriminator, Generator, stride2_layers
+from ganlab.schema import AtLeast, Decay, Probability
 from ganlab.tricks.minibatch import MinibatchStdDevLayer
 
 _SLOPE = 0.2
@@ -183,15 +185,15 @@ class StyleGANGenerator(Generator):
 
     def __init__(
         self,
-        latent_dim: int = 128,
-        channels: int = 1,
-        resolution: int = 28,
-        width: int = 64,
-        w_dim: int = 128,
-        mapping_layers: int = 4,
-        num_classes: int = 0,
-        style_mixing_probability: float = 0.9,
-        w_avg_beta: float = 0.995,
+        latent_dim: Annotated[int, AtLeast(1)] = 128,
+        channels: Annotated[int, AtLeast(1)] = 1,
+        resolution: Annotated[int, AtLeast(1)] = 28,
+        width: Annotated[int, AtLeast(1)] = 64,
+        w_dim: Annotated[int, AtLeast(1)] = 128,
+        mapping_layers: Annotated[int, AtLeast(1)] = 4,
+        num_classes: Annotated[int, AtLeast(0)] = 0,
+        style_mixing_probability: Annotated[float, Probability] = 0.9,
+        w_avg_beta: Annotated[float, Decay] = 0.995,
     ) -> None:
         super().__init__(latent_dim, num_classes)
         self.w_dim = int(w_dim)

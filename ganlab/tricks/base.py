@@ -71,10 +71,13 @@ class Trick:
             so that they are set up before tricks that copy or wrap the networks (EMA, spectral norm).
         scores_single_samples: unset by tricks under which D's score of a sample depends on other samples
             (packs, minibatch statistics): D then has no value at a point of its own, for pictures of its field.
+        batch_multiple_of: the constructor argument that the batch size must be a multiple of (PacGAN's ``m``),
+            checked before a run starts.
     """
 
     setup_first: bool = False
     scores_single_samples: bool = True
+    batch_multiple_of: str | None = None
 
     def setup(self, module: GANModule) -> None:
         """Called once before training, e.g. to wrap D's layers or copy G's weights."""

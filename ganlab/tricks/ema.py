@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
+from ganlab.schema import AtLeast, Decay
 from ganlab.tricks.base import StepContext, Trick
 
 if TYPE_CHECKING:
@@ -29,7 +30,7 @@ class EMA(Trick):
         start_step: generator steps before averaging begins (early weights are poor).
     """
 
-    def __init__(self, decay: float = 0.999, start_step: int = 0) -> None:
+    def __init__(self, decay: Annotated[float, Decay] = 0.999, start_step: Annotated[int, AtLeast(0)] = 0) -> None:
         self.decay = float(decay)
         self.start_step = int(start_step)
         self.averaged: AveragedModel | None = None

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import torch
 from torch import Tensor
 
 from ganlab.errors import GanlabError
+from ganlab.schema import NonNegative
 from ganlab.tricks.base import StepContext, Trick
 from ganlab.tricks.layers import weight_layers
 
@@ -31,7 +32,7 @@ class FeatureMatching(Trick):
             ``None`` takes the input of D's output layer, i.e. its last hidden features.
     """
 
-    def __init__(self, weight: float = 1.0, layer: str | None = None) -> None:
+    def __init__(self, weight: Annotated[float, NonNegative] = 1.0, layer: str | None = None) -> None:
         self.weight = float(weight)
         self.layer = layer
         self._captured: list[Tensor] = []

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import torch
 from torch import Tensor
 
 from ganlab.errors import GanlabError
 from ganlab.losses.penalties import critic_gradient_norms
+from ganlab.schema import NonNegative, OneOf, Positive
 from ganlab.tricks.base import StepContext, Trick
 
 
@@ -33,7 +36,12 @@ class GradientPenalty(Trick):
 
     KINDS = ("r1", "r2", "dragan")
 
-    def __init__(self, kind: str = "r1", weight: float = 10.0, perturbation: float = 0.5) -> None:
+    def __init__(
+        self,
+        kind: Annotated[str, OneOf(*GradientPenalty.KINDS)] = "r1",
+        weight: Annotated[float, NonNegative] = 10.0,
+        perturbation: Annotated[float, Positive] = 0.5,
+    ) -> None:
         if kind not in self.KINDS:
             raise GanlabError(f"unknown gradient penalty {kind!r}: use r1, r2 or dragan")
         self.kind = kind

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import torch
 from torch import Tensor, nn
 
+from ganlab.schema import NonNegative
 from ganlab.tricks.base import StepContext, Trick
 
 
@@ -23,7 +24,7 @@ class HistoricalAveraging(Trick):
         weight: :math:`w`, for both players.
     """
 
-    def __init__(self, weight: float = 1.0) -> None:
+    def __init__(self, weight: Annotated[float, NonNegative] = 1.0) -> None:
         self.weight = float(weight)
         self.means: dict[str, list[Tensor]] = {}
         self.counts: dict[str, int] = {}

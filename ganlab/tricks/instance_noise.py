@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import torch
 from torch import Tensor
 
 from ganlab.errors import GanlabError
+from ganlab.schema import AtLeast, NonNegative, OneOf
 from ganlab.tricks.base import Trick
 
 if TYPE_CHECKING:
@@ -34,7 +35,12 @@ class InstanceNoise(Trick):
 
     SCHEDULES = ("linear", "constant")
 
-    def __init__(self, std: float = 0.1, anneal_steps: int = 2000, schedule: str = "linear") -> None:
+    def __init__(
+        self,
+        std: Annotated[float, NonNegative] = 0.1,
+        anneal_steps: Annotated[int, AtLeast(0)] = 2000,
+        schedule: Annotated[str, OneOf(*InstanceNoise.SCHEDULES)] = "linear",
+    ) -> None:
         if schedule not in self.SCHEDULES:
             raise GanlabError(f"unknown instance noise schedule {schedule!r}: use linear or constant")
         self.std = float(std)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import torch
 from torch import Tensor
 
+from ganlab.schema import Probability
 from ganlab.tricks.base import Trick
 
 if TYPE_CHECKING:
@@ -30,7 +31,7 @@ class LabelSmoothing(Trick):
         two_sided: also raise the fake target from 0 to :math:`\varepsilon`.
     """
 
-    def __init__(self, smoothing: float = 0.1, two_sided: bool = False) -> None:
+    def __init__(self, smoothing: Annotated[float, Probability] = 0.1, two_sided: bool = False) -> None:
         self.smoothing = float(smoothing)
         self.two_sided = bool(two_sided)
 
@@ -54,7 +55,7 @@ class NoisyLabels(Trick):
         flip_probability: chance that each label is flipped, e.g. 0.05.
     """
 
-    def __init__(self, flip_probability: float = 0.05) -> None:
+    def __init__(self, flip_probability: Annotated[float, Probability] = 0.05) -> None:
         self.flip_probability = float(flip_probability)
 
     def discriminator_labels(

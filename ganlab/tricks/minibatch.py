@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import torch
 from torch import Tensor, nn
 
+from ganlab.schema import AtLeast
 from ganlab.tricks.base import Trick
 from ganlab.tricks.layers import insert_before_output, weight_layers
 
@@ -45,7 +46,7 @@ class MinibatchStdDev(Trick):
 
     scores_single_samples = False
 
-    def __init__(self, group_size: int = 4) -> None:
+    def __init__(self, group_size: Annotated[int, AtLeast(1)] = 4) -> None:
         self.group_size = int(group_size)
 
     def setup(self, module: GANModule) -> None:
@@ -84,7 +85,9 @@ class MinibatchDiscrimination(Trick):
 
     scores_single_samples = False
 
-    def __init__(self, num_kernels: int = 16, kernel_dim: int = 8) -> None:
+    def __init__(
+        self, num_kernels: Annotated[int, AtLeast(1)] = 16, kernel_dim: Annotated[int, AtLeast(1)] = 8
+    ) -> None:
         self.num_kernels, self.kernel_dim = int(num_kernels), int(kernel_dim)
 
     def setup(self, module: GANModule) -> None:

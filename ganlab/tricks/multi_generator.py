@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import torch
 import torch.nn.functional as F
@@ -13,6 +13,7 @@ from torch import Tensor, nn
 
 from ganlab.errors import GanlabError
 from ganlab.models.base import Generator
+from ganlab.schema import AtLeast, NonNegative
 from ganlab.tricks.base import StepContext, Trick
 from ganlab.tricks.layers import replace_layer, weight_layers
 from ganlab.tricks.packing import Packing
@@ -162,7 +163,7 @@ class MADGAN(Trick):
     # The generator and D's output layer must be rebuilt before other tricks copy or wrap them.
     setup_first = True
 
-    def __init__(self, k: int = 4, weight: float = 1.0) -> None:
+    def __init__(self, k: Annotated[int, AtLeast(1)] = 4, weight: Annotated[float, NonNegative] = 1.0) -> None:
         if int(k) < 2:
             raise GanlabError(f"multi_generator: k must be at least 2, got {k}")
         self.k = int(k)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import torch
 from torch import Tensor, nn
 from torch.nn.utils import parametrize
 
 from ganlab.errors import GanlabError
+from ganlab.schema import NonNegative, OneOf
 from ganlab.tricks.base import StepContext, Trick
 
 if TYPE_CHECKING:
@@ -92,7 +93,11 @@ class OrthogonalRegularization(Trick):
 
     NETWORKS = ("generator", "discriminator")
 
-    def __init__(self, weight: float = 1e-4, network: str = "generator") -> None:
+    def __init__(
+        self,
+        weight: Annotated[float, NonNegative] = 1e-4,
+        network: Annotated[str, OneOf(*OrthogonalRegularization.NETWORKS)] = "generator",
+    ) -> None:
         if network not in self.NETWORKS:
             raise GanlabError(f"orthogonal regularisation of {network!r}: use network=generator or discriminator")
         self.weight = float(weight)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import torch
 from torch import Tensor
 
 from ganlab.errors import GanlabError
+from ganlab.schema import AtLeast
 from ganlab.tricks.base import Trick
 from ganlab.tricks.layers import replace_layer, weight_layers, with_more_inputs
 
@@ -36,10 +37,9 @@ class Packing(Trick):
     """
 
     scores_single_samples = False
+    batch_multiple_of = "m"
 
-    def __init__(self, m: int = 2) -> None:
-        if int(m) < 1:
-            raise GanlabError(f"packing: m must be at least 1, got {m}")
+    def __init__(self, m: Annotated[int, AtLeast(1)] = 2) -> None:
         self.m = int(m)
 
     def setup(self, module: GANModule) -> None:

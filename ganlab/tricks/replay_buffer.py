@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import torch
 from torch import Tensor
 
+from ganlab.schema import AtLeast, Probability
 from ganlab.tricks.base import Trick
 
 if TYPE_CHECKING:
@@ -28,7 +29,9 @@ class ReplayBuffer(Trick):
         replay_probability: chance that a fake is replaced by a stored one once the pool is full.
     """
 
-    def __init__(self, size: int = 50, replay_probability: float = 0.5) -> None:
+    def __init__(
+        self, size: Annotated[int, AtLeast(1)] = 50, replay_probability: Annotated[float, Probability] = 0.5
+    ) -> None:
         self.size = int(size)
         self.replay_probability = float(replay_probability)
         self.pool: Tensor | None = None

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 from torch import nn
 from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import spectral_norm
 
+from ganlab.schema import AtLeast
 from ganlab.tricks.base import Trick
 
 if TYPE_CHECKING:
@@ -29,7 +30,7 @@ class SpectralNorm(Trick):
         n_power_iterations: power iterations per training forward pass (1 in the paper).
     """
 
-    def __init__(self, n_power_iterations: int = 1) -> None:
+    def __init__(self, n_power_iterations: Annotated[int, AtLeast(1)] = 1) -> None:
         self.n_power_iterations = int(n_power_iterations)
 
     def setup(self, module: GANModule) -> None:

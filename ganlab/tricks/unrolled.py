@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Annotated
 
 import torch
 from torch import Tensor
 from torch.func import functional_call
 
 from ganlab.losses.base import Critic
+from ganlab.schema import AtLeast
 from ganlab.tricks.base import StepContext, Trick
 
 Params = dict[str, Tensor]
@@ -34,7 +36,7 @@ class Unrolled(Trick):
         steps: k, the number of unrolled discriminator updates (5 to 10 in the paper).
     """
 
-    def __init__(self, steps: int = 5) -> None:
+    def __init__(self, steps: Annotated[int, AtLeast(1)] = 5) -> None:
         self.steps = int(steps)
 
     def generator_step_critic(self, critic: Critic, context: StepContext) -> Critic:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from ganlab.losses.wasserstein import clip_weights
+from ganlab.schema import Positive
 from ganlab.tricks.base import StepContext, Trick
 
 
@@ -16,7 +19,7 @@ class WeightClipping(Trick):
         clip_value: the bound c, 0.01 in the WGAN paper.
     """
 
-    def __init__(self, clip_value: float = 0.01) -> None:
+    def __init__(self, clip_value: Annotated[float, Positive] = 0.01) -> None:
         self.clip_value = float(clip_value)
 
     def after_discriminator_step(self, context: StepContext) -> None:
