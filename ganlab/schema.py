@@ -263,7 +263,7 @@ def preflight(check: Callable[[DictConfig], None], config_name: str, overrides: 
     try:
         check(cfg)
     except GanlabError:
-        if cfg.get("traceback"):
+        if cfg.get("traceback") is True:  # not traceback=maybe, the value refused
             raise
         from ganlab.console import print_error
 
