@@ -43,3 +43,35 @@ def launch_argv() -> Iterator[None]:
         yield
     finally:
         sys.argv = hydra_argv
+
+
+def sweep_position() -> tuple[int, int | None] | None:
+    """``(job, jobs)``, counted from 1, when this process runs a job of a ``-m`` sweep (else None).
+
+    ``jobs`` is the Optuna sweeper's ``n_trials``, or the product of the sizes of the sweep's
+    choices (``loss=gan,nsgan seed=1,2,3``: 6) from the command line and ``hydra.sweeper.params``;
+    None where the sweep cannot be counted here (a launcher that runs jobs in other processes).
+    """
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+    from hydra.types import RunMode
+
+    if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
+        return None
+    hydra_cfg = HydraConfig.get()
+    job = int(hydra_cfg.job.num) + 1
+    if hydra_cfg.sweeper.get("n_trials"):
+        return job, int(hydra_cfg.sweeper.n_trials)
+    params = hydra_cfg.sweeper.get("params") or {}
+    given = [arg for arg in _launch_argv[2:] if not arg.startswith("-")] + [f"{k}={v}" for k, v in params.items()]
+    if not _launch_argv:
+        return job, None
+    jobs = 1
+    try:
+        for override in OverridesParser.create().parse_overrides(given):
+            if override.is_sweep_override():
+                jobs *= len(list(override.sweep_string_iterator()))
+    except (HydraException, ValueError, TypeError):
+        return job, None
+    return job, jobs
