@@ -1,6 +1,6 @@
 """The ``ganlab`` command: ``ganlab train [overrides]``, ``ganlab eval ckpt=PATH [overrides]``,
-``ganlab translate ckpt=PATH input=DIR output=DIR``, ``ganlab report DIR``, ``ganlab landscape``,
-``ganlab doctor RUN_DIR`` and ``ganlab lesson NAME``."""
+``ganlab sample ckpt=PATH out=DIR``, ``ganlab translate ckpt=PATH input=DIR output=DIR``, ``ganlab report DIR``,
+``ganlab landscape``, ``ganlab doctor RUN_DIR`` and ``ganlab lesson NAME``."""
 
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ usage: ganlab <command> [hydra overrides and flags]
 commands:
   train      train a GAN               ganlab train model=dcgan loss=lsgan dataset=mnist
   eval       score a checkpoint        ganlab eval ckpt=outputs/<date>/<time>/checkpoints/last.ckpt
+  sample     write a checkpoint's     ganlab sample ckpt=outputs/<date>/<time> num_samples=10000 out=DIR
+             samples as files        (format=png|npz, npy|csv for 2-D data; real=true: the real test images)
   translate  apply an image-to-image   ganlab translate ckpt=outputs/<date>/<time> input=DIR output=DIR
              model to a folder
   report     tabulate a sweep          ganlab report multirun/<date>/<time> --sort modes_covered
@@ -30,7 +32,7 @@ commands:
   lesson     a lecture's demonstration  ganlab lesson minimax; ganlab lesson --list; ganlab lesson all
              run, measured, checked and written up (outputs/lessons/)
 
-train, eval and translate are Hydra apps over conf/: `ganlab train --help` lists the config groups and their
+train, eval, sample and translate are Hydra apps over conf/: `ganlab train --help` lists the config groups and their
 options, `ganlab train --cfg job` prints the composed config, `ganlab train -m loss=gan,nsgan seed=1,2`
 runs a sweep. Tab completion in bash: eval "$(ganlab -sc install=bash)"
 `ganlab report --help`, `ganlab landscape --help`, `ganlab doctor --help` and `ganlab lesson --help` list their
@@ -82,6 +84,12 @@ def _eval(cfg: DictConfig) -> Any:
     return evaluate(cfg)
 
 
+def _sample(cfg: DictConfig) -> Any:
+    from ganlab.sample import sample
+
+    return sample(cfg)
+
+
 def _translate(cfg: DictConfig) -> Any:
     from ganlab.translate import translate
 
@@ -89,12 +97,13 @@ def _translate(cfg: DictConfig) -> Any:
 
 
 #: the checks (in ganlab.config_checks) a command's composed config passes before Hydra creates its run dir
-PREFLIGHT = {"train": "check_train_config", "eval": "check_eval_config"}
+PREFLIGHT = {"train": "check_train_config", "eval": "check_eval_config", "sample": "check_sample_config"}
 
 
 COMMANDS: dict[str, tuple[Callable[[DictConfig], Any], str]] = {
     "train": (_train, "train"),
     "eval": (_eval, "eval"),
+    "sample": (_sample, "sample"),
     "translate": (_translate, "translate"),
 }
 

@@ -87,14 +87,17 @@ def hydra_subdir_for(ckpt_path: str | None, resume: str | None, run_dir: str, st
     return None if holds_a_run(run_dir) else ".hydra"
 
 
-def eval_dir_for(ckpt: str, out_dir: str | None) -> str:
-    """``ganlab eval`` writes next to the checkpoint, in ``<checkpoint stem>_eval/``, unless told otherwise."""
+def eval_dir_for(ckpt: str, out_dir: str | None, suffix: str = "eval") -> str:
+    """``ganlab eval`` writes next to the checkpoint, in ``<checkpoint stem>_eval/``, unless told otherwise.
+
+    ``ganlab sample`` writes into ``<checkpoint stem>_samples/`` (``suffix``).
+    """
     if out_dir:
         return out_dir
     path = Path(ckpt).expanduser()
     if path.is_dir():
         path = path / "checkpoints" / "last.ckpt"
-    return str(path.parent / f"{path.stem}_eval")
+    return str(path.parent / f"{path.stem}_{suffix}")
 
 
 def _classes_for(conditioning: str, dataset_classes: int | None) -> int:

@@ -16,6 +16,7 @@ from ganlab.schema import (
     Decay,
     Integer,
     NonNegative,
+    OneOf,
     Positive,
     check_keys,
     check_targets,
@@ -54,6 +55,13 @@ EVAL_KEYS = {
     "seed": Integer,
     "truncation": Positive(nullable=True),
     "traceback": Boolean,
+}
+
+#: ``ganlab sample``'s keys
+SAMPLE_KEYS = {
+    **EVAL_KEYS,
+    "format": OneOf("png", "npz", "npy", "csv", nullable=True),
+    "real": Boolean,
 }
 
 _MAX_TIME = re.compile(r"\d+:\d{1,2}:\d{1,2}:\d{1,2}")
@@ -105,3 +113,8 @@ def check_batch_multiples(cfg: DictConfig) -> None:
 def check_eval_config(cfg: DictConfig) -> None:
     """Refuse, in one line, a value ``ganlab eval`` cannot run with (before the checkpoint is read)."""
     check_keys(cfg, EVAL_KEYS)
+
+
+def check_sample_config(cfg: DictConfig) -> None:
+    """Refuse, in one line, a value ``ganlab sample`` cannot run with (before the checkpoint is read)."""
+    check_keys(cfg, SAMPLE_KEYS)

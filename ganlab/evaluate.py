@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -48,18 +48,33 @@ def score(
     if suite.sample_metrics:
         suite.to(module.device)
         suite.prepare(datamodule, num_samples, Path(cache_dir).expanduser() if cache_dir else None)
-        rng = torch.Generator().manual_seed(seed)
-        if module.generator.translates:
+        translating = module.generator.translates
+        if translating:
             num_samples = min(num_samples, len(datamodule.examples(num_samples)["real"]))
-            for fake, examples in translated_batches(module, datamodule, num_samples, batch_size, rng):
-                suite.update(fake, examples)
-        else:
-            for start in range(0, num_samples, batch_size):
-                z = module.generator.sample_latent(min(batch_size, num_samples - start), rng=rng)
-                suite.update(module.generate(z))
+        for fake, given in sample_batches(module, datamodule, num_samples, batch_size, seed):
+            suite.update(fake, given if translating else None)
         findings = Findings(suite.compute(), suite.figures(datamodule), num_samples)
     probed = suite.probe(module, datamodule, seed)
     return Findings({**findings.values, **probed.values}, {**findings.figures, **probed.figures}, findings.num_samples)
+
+
+def sample_batches(
+    module: GenerativeModule, datamodule: GANDataModule, num_samples: int, batch_size: int, seed: int
+) -> Iterator[tuple[Tensor, dict[str, Tensor]]]:
+    """The samples ``ganlab eval`` scores (and ``ganlab sample`` writes), batch by batch, with what each was given.
+
+    A seeded noise stream through the sampling generator; a class-conditional generator draws the classes
+    in turn (``{"label": ...}``); a translating generator translates the first ``num_samples`` test
+    examples (``{"source": ..., "real": ...}``, at most the whole test split).
+    """
+    rng = torch.Generator().manual_seed(seed)
+    if module.generator.translates:
+        yield from translated_batches(module, datamodule, num_samples, batch_size, rng)
+        return
+    for start in range(0, num_samples, batch_size):
+        z = module.generator.sample_latent(min(batch_size, num_samples - start), rng=rng)
+        condition = module.generator.default_condition(z.shape[0])
+        yield module.generate(z, condition), condition
 
 
 # Checkpoints from before datasets named their feature space used Inception for images.

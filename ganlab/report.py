@@ -198,17 +198,32 @@ def render(jobs: Sequence[Job], sort: str | None = None, descending: bool = Fals
 
 
 def main(argv: Sequence[str]) -> None:
-    """``ganlab report DIR [--sort METRIC] [--descending] [--format table|markdown|csv] [--output FILE]``."""
+    """``ganlab report DIR [--sort METRIC] [--descending] [--format table|markdown|csv] [--output FILE]``
+    ``[--plot [PNG]]``."""
     parser = argparse.ArgumentParser(prog="ganlab report", description=__doc__.split("\n\n")[0])
     parser.add_argument("sweep_dir", type=Path, help="a multirun directory (or a single run)")
     parser.add_argument("--sort", help="metric to sort the rows by, e.g. modes_covered or fid")
     parser.add_argument("--descending", action="store_true", help="largest first")
     parser.add_argument("--format", choices=("table", "markdown", "csv"), default="table")
     parser.add_argument("--output", type=Path, help="write the report to this file instead of the terminal")
+    parser.add_argument(
+        "--plot",
+        nargs="?",
+        const="",
+        metavar="PNG",
+        help="also draw each metric per setting (mean ± std over seeds; a curve along a swept number) into PNG "
+        "(default: DIR/report.png)",
+    )
     args = parser.parse_args(list(argv))
-    text = render(collect(args.sweep_dir), args.sort, args.descending, args.format)
+    jobs = collect(args.sweep_dir)
+    text = render(jobs, args.sort, args.descending, args.format)
     if args.output is not None:
         args.output.write_text(text)
         console.print(f"wrote {args.output}", highlight=False)
     else:
         print(text, end="")
+    if args.plot is not None:
+        from ganlab.report_plot import plot_report
+
+        plot = Path(args.plot) if args.plot else args.sweep_dir / "report.png"
+        console.print(f"wrote {plot_report(jobs, plot)}", highlight=False)

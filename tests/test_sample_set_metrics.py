@@ -207,13 +207,19 @@ def test_feature_metric_caches_the_real_features_and_scores_real_data_as_real(tm
     assert torch.equal(torch.load(cache_file, weights_only=True), again.real_features)
 
 
-def test_inception_features_are_the_ones_torchmetrics_fid_uses(shared_dir, monkeypatch):
+def test_inception_features_are_torch_fidelitys_the_original_fid_features(shared_dir, monkeypatch):
+    from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
+
     monkeypatch.setenv("TORCH_HOME", str(shared_dir / "torch"))
     images = torch.rand(4, 1, 28, 28, generator=torch.Generator().manual_seed(0)) * 2 - 1
     ours = InceptionFeatures()(images)
-    theirs = TorchmetricsFID().inception((to_inception_input(images) * 255).byte())
+    original = FeatureExtractorInceptionV3("inception-v3-compat", ["2048"]).eval()
+    with torch.no_grad():
+        (theirs,) = original((to_inception_input(images) * 255).byte())
     assert ours.shape == (4, 2048)
     assert torch.equal(ours, theirs.double())
+    antialiased = TorchmetricsFID().inception((to_inception_input(images) * 255).byte())  # torchmetrics' default
+    assert not torch.allclose(ours, antialiased.double(), rtol=1e-2)
 
 
 # --- Inception Score -------------------------------------------------------------------------------------------------
@@ -254,7 +260,7 @@ def test_cached_fid_equals_torchmetrics_fid_and_a_set_against_itself_is_zero(com
     datamodule = instantiate(compose_train("dataset=mnist").dataset.datamodule)
     real = datamodule.real_samples(24)
     fake = datamodule.real_samples(48, split="train")[24:]
-    reference = TorchmetricsFID(normalize=True)
+    reference = TorchmetricsFID(normalize=True, antialias=False)
     reference.update(to_inception_input(real), real=True)
     reference.update(to_inception_input(fake), real=False)
     values = []

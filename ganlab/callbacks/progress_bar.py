@@ -17,6 +17,7 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.table import Column
 from rich.text import Text
 
 from ganlab.console import console
@@ -77,15 +78,17 @@ class GANProgressBar(ProgressBar):
     def on_train_start(self, trainer: L.Trainer, pl_module: Any) -> None:
         if not self._enabled:
             return
+        # the counts and times keep their width on a narrow terminal; the logged values wrap below them
+        whole = Column(no_wrap=True)
         self._progress = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            _RateColumn(),
-            TimeElapsedColumn(),
-            TextColumn("eta"),
-            TimeRemainingColumn(),
-            TextColumn("{task.fields[shown]}"),
+            TextColumn("[bold]{task.description}", table_column=whole),
+            BarColumn(bar_width=24),
+            MofNCompleteColumn(table_column=whole),
+            _RateColumn(table_column=whole),
+            TimeElapsedColumn(table_column=whole),
+            TextColumn("eta", table_column=whole),
+            TimeRemainingColumn(table_column=whole),
+            TextColumn("{task.fields[shown]}", table_column=Column(overflow="fold")),
             console=console,
             transient=not self.leave,
         )

@@ -21,6 +21,16 @@ def to_inception_input(images: Tensor) -> Tensor:
     return x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
 
 
+def image_bytes(images: Tensor) -> Tensor:
+    """Model-range images ``(N, C, H, W)`` in [-1, 1] -> ``uint8`` with their own channels.
+
+    These are the bytes Inception sees (:class:`InceptionFeatures`, grey then tiled to RGB), quantised as
+    torchmetrics' ``normalize=True`` does, ``floor(255 x)`` of the [0, 1] image: files written from them
+    give another FID tool the very inputs ganlab scores.
+    """
+    return (((images.float() + 1.0) / 2.0).clamp(0.0, 1.0) * 255).byte()
+
+
 class FeatureExtractor(nn.Module):
     """Maps a batch of samples to one feature vector each, ``(N, ...) -> (N, D)``.
 
@@ -43,9 +53,11 @@ class Flatten(FeatureExtractor):
 class InceptionFeatures(FeatureExtractor):
     """Pool features of the standard FID Inception-v3 (the network torchmetrics' FID uses).
 
-    Images in [-1, 1] are mapped to [0, 1], tiled to 3 channels, quantised to bytes and resized to
-    299 x 299 inside the network, exactly as torchmetrics' ``FrechetInceptionDistance(normalize=True)``
-    does. Weights come from ``$TORCH_HOME/hub/checkpoints`` (downloaded on first use when online).
+    Images in [-1, 1] are mapped to [0, 1], quantised to bytes (:func:`image_bytes`), tiled to 3
+    channels and resized to 299 x 299 inside the network with TensorFlow 1's bilinear resize, as the
+    original FID code (Heusel et al. 2017) and torch-fidelity do: the features are torch-fidelity's, bit for
+    bit, and torchmetrics' with ``antialias=False`` (its default antialiased resize departs from the
+    original). Weights come from ``$TORCH_HOME/hub/checkpoints`` (downloaded on first use when online).
 
     Args:
         feature: 64, 192, 768 or 2048 (the pool features).
@@ -71,7 +83,11 @@ class InceptionFeatures(FeatureExtractor):
         self.precision = precision
         self.name = f"inception{self.feature}" + ("" if precision == "fp32" else f"-{precision}")
         try:
-            self.network = NoTrainInceptionV3(name="inception-v3-compat", features_list=[str(self.feature)])
+            # antialias=False: resized as the original TensorFlow FID code (and torch-fidelity) does;
+            # torchmetrics' antialiased default gives other features (MNIST FIDs about 2% higher)
+            self.network = NoTrainInceptionV3(
+                name="inception-v3-compat", features_list=[str(self.feature)], antialias=False
+            )
         except OSError as err:
             raise missing_inception_weights(err) from err
 
@@ -82,7 +98,8 @@ class InceptionFeatures(FeatureExtractor):
                 f"Inception features need images (N, C, H, W), got samples of shape {tuple(samples.shape[1:])}; "
                 "use feature_extractor=pixels"
             )
-        images = (to_inception_input(samples) * 255).byte()
+        images = image_bytes(samples)
+        images = images.expand(-1, 3, -1, -1) if images.shape[1] == 1 else images
         with torch.autocast(images.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16"):
             features = self.network(images)
         return features.reshape(samples.shape[0], -1).double()
@@ -104,6 +121,10 @@ def extract(extractor: nn.Module, samples: Tensor, batch_size: int) -> Tensor:
     return torch.cat(parts).to(samples.device)
 
 
+#: in the cache's file names: 2 since Inception resizes as the original FID code (older files hold other features)
+CACHE_VERSION = 2
+
+
 def real_features(
     datamodule: GANDataModule,
     extractor: FeatureExtractor,
@@ -120,5 +141,5 @@ def real_features(
     real = datamodule.real_samples(num, split=split)
     shape = "x".join(map(str, real.shape[1:]))
     key = f"{datamodule.name}-{split}-{shape}-n{len(real)}-order{datamodule.real_order_seed}-{extractor.name}"
-    cache_file = Path(cache_dir) / f"features_{key}.pt" if cache_dir else None
+    cache_file = Path(cache_dir) / f"features{CACHE_VERSION}_{key}.pt" if cache_dir else None
     return cached(cache_file, lambda: extract(extractor, real, batch_size).cpu())
