@@ -5,6 +5,7 @@ The checks that need no torch come first, so that a mistyped value is refused wi
 
 from __future__ import annotations
 
+import importlib.util
 import re
 
 from omegaconf import DictConfig
@@ -64,6 +65,9 @@ SAMPLE_KEYS = {
     "real": Boolean,
 }
 
+#: the package each optional logger needs (``logger=wandb``), and the ganlab extra that installs it
+LOGGER_PACKAGES = {"wandb": ("wandb", "wandb"), "mlflow": ("mlflow", "mlflow")}
+
 _MAX_TIME = re.compile(r"\d+:\d{1,2}:\d{1,2}:\d{1,2}")
 
 
@@ -83,6 +87,7 @@ def check_train_config(cfg: DictConfig) -> None:
     max_time = trainer.get("max_time")
     if max_time is not None and not _MAX_TIME.fullmatch(str(max_time)):
         raise GanlabError(f"trainer.max_time={max_time}: must be DD:HH:MM:SS (00:02:30:00 is 2.5 hours), or null")
+    check_logger_packages(cfg)
     check_targets(cfg)
     check_batch_multiples(cfg)
     from ganlab.generative import module_class  # imports Lightning
@@ -91,6 +96,16 @@ def check_train_config(cfg: DictConfig) -> None:
     check_keys(
         cfg, {"optim.n_critic": parameter_rules(f"{cls.__module__}.{cls.__qualname__}").get("n_critic", AtLeast(0))}
     )
+
+
+def check_logger_packages(cfg: DictConfig) -> None:
+    """Refuse a logger whose package is not installed, naming the extra that installs it."""
+    for name in cfg.get("logger") or {}:
+        package, extra = LOGGER_PACKAGES.get(name, (None, None))
+        if package and importlib.util.find_spec(package) is None:
+            raise GanlabError(
+                f"logger={name} needs the {package} package, which is not installed: pip install 'ganlab[{extra}]'"
+            )
 
 
 def check_batch_multiples(cfg: DictConfig) -> None:

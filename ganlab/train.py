@@ -11,7 +11,6 @@ import lightning as L
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.utils import instantiate
-from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_only
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf
@@ -25,6 +24,7 @@ from ganlab.errors import GanlabError, Interrupted, NonFiniteLoss
 from ganlab.evaluate import score
 from ganlab.generative import module_class
 from ganlab.hydra_app import launch_argv
+from ganlab.loggers import location, log_summary
 from ganlab.plotting import save_png
 from ganlab.precision import pin_precision
 
@@ -157,16 +157,10 @@ def train(cfg: DictConfig) -> dict[str, float]:
         {f"final/{k.split('/')[-1]}": float(v) for k, v in trainer.callback_metrics.items() if k.endswith("_loss")}
     )
     for logger in trainer.loggers:
-        if isinstance(logger, TensorBoardLogger):
-            logger.log_hyperparams(_hparams(cfg, choices), metrics=final)
-            for stem, image in figures.items():
-                logger.experiment.add_image(f"final/{stem}", image, global_step=module.generator_steps)
-            logger.finalize("success")
+        log_summary(logger, _hparams(cfg, choices), final, figures, module.generator_steps)
 
     where: dict[str, Any] = {"run dir": run_dir, "checkpoint": run_dir / "checkpoints" / "last.ckpt"}
-    for logger in trainer.loggers:
-        if isinstance(logger, TensorBoardLogger):
-            where["tensorboard"] = f"tensorboard --logdir {Path(logger.log_dir)}"
+    where.update(dict(filter(None, map(location, trainer.loggers))))
     where.update({"samples": run_dir / "samples", "generator steps": module.generator_steps})
     results_table("ganlab train: done", {**where, **results})
     return results

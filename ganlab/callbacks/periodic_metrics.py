@@ -9,9 +9,9 @@ from typing import Annotated, Any
 
 import lightning as L
 import torch
-from lightning.pytorch.loggers import TensorBoardLogger
 
 from ganlab.errors import GanlabError
+from ganlab.loggers import log_image
 from ganlab.metrics.suite import MetricSuite, translated_batches
 from ganlab.schema import AtLeast, OneOf
 
@@ -106,17 +106,17 @@ class PeriodicMetrics(L.Callback):
         return self.suite.compute()
 
     def _log_figures(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        """The metrics' pictures and the latent probes' (walks, ...) as ``val/<stem>`` images in TensorBoard."""
-        loggers = [logger for logger in trainer.loggers if isinstance(logger, TensorBoardLogger)]
-        if not loggers:
+        """The metrics' pictures and the latent probes' (walks, ...) as ``val/<stem>`` images, where loggers show
+        them."""
+        if not trainer.loggers:
             return
         figures = {
             **self.suite.figures(trainer.datamodule),
             **self.suite.probe(pl_module, trainer.datamodule, self.seed).figures,
         }
-        for logger in loggers:
+        for logger in trainer.loggers:
             for stem, image in figures.items():
-                logger.experiment.add_image(f"val/{stem}", image, global_step=pl_module.generator_steps)
+                log_image(logger, f"val/{stem}", image, pl_module.generator_steps)
 
     def _keep_best(self, trainer: L.Trainer, results: dict[str, float]) -> None:
         if not self.monitor:

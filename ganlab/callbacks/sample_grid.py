@@ -7,11 +7,11 @@ from typing import Annotated, Any
 
 import lightning as L
 import torch
-from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_only
 
 from ganlab.animation import write_animation
 from ganlab.console import console
+from ganlab.loggers import log_image
 from ganlab.plotting import save_png
 from ganlab.schema import AtLeast
 
@@ -81,8 +81,7 @@ class SampleGrid(L.Callback):
         step = pl_module.generator_steps
         picture = pl_module.sample_picture(self.fixed_z, trainer.datamodule, game=self.game)
         for logger in trainer.loggers:
-            if isinstance(logger, TensorBoardLogger):
-                logger.experiment.add_image("samples", picture, global_step=step)
+            log_image(logger, "samples", picture, step)
         if self.out_dir is not None:
             self.out_dir.mkdir(parents=True, exist_ok=True)
             save_png(picture, str(self.out_dir / f"step_{step:06d}.png"))
