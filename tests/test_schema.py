@@ -15,7 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from ganlab.cli import main
 from ganlab.config import config_dir, register_resolvers
-from ganlab.config_checks import EVAL_KEYS, TRAIN_KEYS, check_train_config
+from ganlab.config_checks import EVAL_KEYS, SAMPLE_KEYS, TRAIN_KEYS, check_train_config
 from ganlab.errors import GanlabError
 from ganlab.schema import (
     Allowed,
@@ -222,13 +222,14 @@ def test_lightnings_run_limits_are_reachable_keys(run_ganlab, tmp_path):
     assert (saved["max_time"], saved["limit_train_batches"], saved["deterministic"]) == ("00:00:00:03", 0.5, True)
 
 
-def test_every_bad_value_of_ganlab_evals_keys_is_one_line_and_exit_2(existing_run, capsys):
+@pytest.mark.parametrize(("command", "keys"), [("eval", EVAL_KEYS), ("sample", SAMPLE_KEYS)])
+def test_every_bad_value_of_evals_and_samples_keys_is_one_line_and_exit_2(existing_run, capsys, command, keys):
     """Refused before the checkpoint is read: nothing is written next to it (``checkpoints/last_eval/``)."""
     run_dir, before = existing_run
-    for key, rule in EVAL_KEYS.items():
+    for key, rule in keys.items():
         for value in bad_values(rule):
             with pytest.raises(SystemExit) as stopped:
-                main(["ganlab", "eval", f"ckpt={run_dir}", f"{key}={value}"])
+                main(["ganlab", command, f"ckpt={run_dir}", f"{key}={value}"])
             out, err = capsys.readouterr()
             assert stopped.value.code == 2 and out == "", (key, value, err)
             assert err == f"error: {key}={value}: must be {rule.describe()}\n"
