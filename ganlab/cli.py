@@ -20,11 +20,12 @@ usage: ganlab <command> [hydra overrides and flags]
 commands:
   train      train a GAN               ganlab train model=dcgan loss=lsgan dataset=mnist
   eval       score a checkpoint        ganlab eval ckpt=outputs/<date>/<time>/checkpoints/last.ckpt
-  sample     write a checkpoint's     ganlab sample ckpt=outputs/<date>/<time> num_samples=10000 out=DIR
-             samples as files        (format=png|npz, npy|csv for 2-D data; real=true: the real test images)
+  sample     write a checkpoint's      ganlab sample ckpt=outputs/<date>/<time> num_samples=10000 out=DIR
+             samples as files          (format=png|npz, npy|csv for 2-D data; real=true: the real test images)
   translate  apply an image-to-image   ganlab translate ckpt=outputs/<date>/<time> input=DIR output=DIR
              model to a folder
-  report     tabulate a sweep          ganlab report multirun/<date>/<time> --sort modes_covered
+  report     tabulate (and plot)       ganlab report multirun/<date>/<time> --sort modes_covered --plot
+             a sweep
   landscape  every loss's generator    ganlab landscape --out landscape.png
              objective and its slope against D(G(z))
   doctor     diagnose a finished run   ganlab doctor outputs/<date>/<time>

@@ -63,18 +63,22 @@ def sample_batches(
 ) -> Iterator[tuple[Tensor, dict[str, Tensor]]]:
     """The samples ``ganlab eval`` scores (and ``ganlab sample`` writes), batch by batch, with what each was given.
 
-    A seeded noise stream through the sampling generator; a class-conditional generator draws the classes
-    in turn (``{"label": ...}``); a translating generator translates the first ``num_samples`` test
-    examples (``{"source": ..., "real": ...}``, at most the whole test split).
+    ``num_samples`` latents from a generator seeded with ``seed``, drawn at once (so any batch size gives
+    the same samples, and the same as the metrics callback's), through the sampling generator; a
+    class-conditional generator draws the classes in turn (``{"label": ...}``); a translating generator
+    translates the first ``num_samples`` test examples (``{"source": ..., "real": ...}``, at most the
+    whole test split).
     """
     rng = torch.Generator().manual_seed(seed)
     if module.generator.translates:
         yield from translated_batches(module, datamodule, num_samples, batch_size, rng)
         return
-    for start in range(0, num_samples, batch_size):
-        z = module.generator.sample_latent(min(batch_size, num_samples - start), rng=rng)
-        condition = module.generator.default_condition(z.shape[0])
-        yield module.generate(z, condition), condition
+    # drawn at once, then split: the samples do not depend on the batch size (torch's randn is not chunk-invariant)
+    z = module.generator.sample_latent(num_samples, rng=rng)
+    condition = module.generator.default_condition(num_samples)
+    for part in torch.arange(num_samples).split(batch_size):
+        given = {key: value[part] for key, value in condition.items()}
+        yield module.generate(z[part], given), given
 
 
 # Checkpoints from before datasets named their feature space used Inception for images.

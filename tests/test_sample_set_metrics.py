@@ -192,7 +192,7 @@ def test_feature_metric_caches_the_real_features_and_scores_real_data_as_real(tm
     datamodule = Toy2DDataModule(Ring(), name="ring8", num_train=2000, num_test=1000, batch_size=100, data_seed=0)
     metric = OneNearestNeighbourAccuracy(feature_extractor=Flatten(), sync_on_compute=False)
     metric.prepare(datamodule, 1000, tmp_path)
-    (cache_file,) = tmp_path.glob("features_ring8-test-2-n1000-order0-pixels.pt")
+    (cache_file,) = tmp_path.glob("features2_ring8-test-2-n1000-order0-pixels.pt")
     for start in range(0, 1000, 250):  # held-out real samples stand in for a perfect generator
         metric.update(datamodule.real_samples(2000, split="train")[start : start + 250])
     assert metric.compute()["nn1_accuracy"] == pytest.approx(0.5, abs=0.05)
