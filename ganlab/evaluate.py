@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from hydra.core.hydra_config import HydraConfig
@@ -20,7 +20,7 @@ from ganlab.console import results_table
 from ganlab.data.base import GANDataModule
 from ganlab.generative import GenerativeModule, module_class
 from ganlab.metrics.base import Findings
-from ganlab.metrics.suite import MetricSuite, translated_batches
+from ganlab.metrics.suite import MetricSuite, sample_batches
 from ganlab.plotting import save_png
 
 
@@ -58,29 +58,6 @@ def score(
     return Findings({**findings.values, **probed.values}, {**findings.figures, **probed.figures}, findings.num_samples)
 
 
-def sample_batches(
-    module: GenerativeModule, datamodule: GANDataModule, num_samples: int, batch_size: int, seed: int
-) -> Iterator[tuple[Tensor, dict[str, Tensor]]]:
-    """The samples ``ganlab eval`` scores (and ``ganlab sample`` writes), batch by batch, with what each was given.
-
-    ``num_samples`` latents from a generator seeded with ``seed``, drawn at once (so any batch size gives
-    the same samples, and the same as the metrics callback's), through the sampling generator; a
-    class-conditional generator draws the classes in turn (``{"label": ...}``); a translating generator
-    translates the first ``num_samples`` test examples (``{"source": ..., "real": ...}``, at most the
-    whole test split).
-    """
-    rng = torch.Generator().manual_seed(seed)
-    if module.generator.translates:
-        yield from translated_batches(module, datamodule, num_samples, batch_size, rng)
-        return
-    # drawn at once, then split: the samples do not depend on the batch size (torch's randn is not chunk-invariant)
-    z = module.generator.sample_latent(num_samples, rng=rng)
-    condition = module.generator.default_condition(num_samples)
-    for part in torch.arange(num_samples).split(batch_size):
-        given = {key: value[part] for key, value in condition.items()}
-        yield module.generate(z[part], given), given
-
-
 # Checkpoints from before datasets named their feature space used Inception for images.
 _INCEPTION = {"_target_": "ganlab.metrics.InceptionFeatures", "feature": 2048}
 
@@ -104,16 +81,34 @@ def restore(
     return ckpt_path, checkpoint, trained, module.to(device).eval()
 
 
-def evaluate(cfg: DictConfig) -> dict[str, Any]:
-    """Score ``cfg.ckpt``: write ``metrics.json`` and the figures, log them to TensorBoard, print the report."""
-    check_eval_config(cfg)
-    started = time.perf_counter()
+class Restored(NamedTuple):
+    """A checkpoint ready to sample from: ``ganlab eval``'s and ``ganlab sample``'s common start."""
+
+    ckpt_path: Path
+    checkpoint: dict[str, Any]
+    trained: DictConfig
+    module: GenerativeModule
+    datamodule: GANDataModule
+    num_samples: int
+
+
+def restore_for_sampling(cfg: DictConfig) -> Restored:
+    """``cfg.ckpt`` restored on ``cfg.device`` with ``cfg.truncation``, its test data set up, and the sample
+    count ``cfg.num_samples`` asks for (null: the dataset's ``eval_samples``)."""
     ckpt_path, checkpoint, trained, module = restore(cfg.ckpt, cfg.paths, cfg.device)
     for generator in (module.generator, module.sampling_generator):
         generator.truncation = cfg.get("truncation")
     datamodule = instantiate(trained.dataset.datamodule)
     datamodule.setup("test")
     num_samples = int(trained.dataset.eval_samples if cfg.num_samples is None else cfg.num_samples)
+    return Restored(ckpt_path, checkpoint, trained, module, datamodule, num_samples)
+
+
+def evaluate(cfg: DictConfig) -> dict[str, Any]:
+    """Score ``cfg.ckpt``: write ``metrics.json`` and the figures, log them to TensorBoard, print the report."""
+    check_eval_config(cfg)
+    started = time.perf_counter()
+    ckpt_path, checkpoint, trained, module, datamodule, num_samples = restore_for_sampling(cfg)
     choices = (cfg, trained, trained.dataset)  # this eval's, the run's, the dataset's
     feature_space = next((c.feature_extractor for c in choices if c.get("feature_extractor")), _INCEPTION)
     metrics = next(c.metrics for c in choices if c.get("metrics"))

@@ -11,7 +11,6 @@ from typing import Any
 import numpy as np
 import torch
 from hydra.core.hydra_config import HydraConfig
-from hydra.utils import instantiate
 from omegaconf import DictConfig
 from PIL import Image
 from torch import Tensor
@@ -19,8 +18,9 @@ from torch import Tensor
 from ganlab.config_checks import check_sample_config
 from ganlab.console import results_table
 from ganlab.errors import GanlabError
-from ganlab.evaluate import restore, sample_batches
+from ganlab.evaluate import restore_for_sampling
 from ganlab.metrics.features import image_bytes
+from ganlab.metrics.suite import sample_batches
 
 #: the formats of image samples, and of flat ones (1-D and 2-D points)
 IMAGE_FORMATS = ("png", "npz")
@@ -87,12 +87,7 @@ def check_empty(out: Path) -> None:
 def sample(cfg: DictConfig) -> dict[str, Any]:
     """Write ``cfg.num_samples`` samples of ``cfg.ckpt`` into ``cfg.out``; return what was written where."""
     check_sample_config(cfg)
-    ckpt_path, _, trained, module = restore(cfg.ckpt, cfg.paths, cfg.device)
-    for generator in (module.generator, module.sampling_generator):
-        generator.truncation = cfg.get("truncation")
-    datamodule = instantiate(trained.dataset.datamodule)
-    datamodule.setup("test")
-    num_samples = int(trained.dataset.eval_samples if cfg.num_samples is None else cfg.num_samples)
+    ckpt_path, _, _, module, datamodule, num_samples = restore_for_sampling(cfg)
     out = Path(HydraConfig.get().runtime.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     check_empty(out)

@@ -23,7 +23,7 @@ import sys
 import types
 import typing
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, Literal, Union
+from typing import Any, Union
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
@@ -123,8 +123,6 @@ def _rule(annotation: Any) -> Allowed | None:
         members = [a for a in typing.get_args(annotation) if a is not type(None)]
         rule = _rule(members[0]) if len(members) == 1 else None
         return rule(nullable=True) if rule and len(members) < len(typing.get_args(annotation)) else rule
-    if origin is Literal:
-        return OneOf(*map(str, typing.get_args(annotation)))
     return _PLAIN_TYPES.get(annotation)
 
 

@@ -12,9 +12,10 @@ from omegaconf import OmegaConf
 from PIL import Image
 
 from ganlab.config import register_resolvers
-from ganlab.evaluate import restore, sample_batches
+from ganlab.evaluate import restore
 from ganlab.generative import module_class
 from ganlab.metrics.features import image_bytes
+from ganlab.metrics.suite import sample_batches
 from ganlab.sample import write_npz, write_pngs, write_points
 
 

@@ -12,7 +12,7 @@ import torch
 
 from ganlab.errors import GanlabError
 from ganlab.loggers import log_image
-from ganlab.metrics.suite import MetricSuite, translated_batches
+from ganlab.metrics.suite import MetricSuite, sample_batches
 from ganlab.schema import AtLeast, OneOf
 
 
@@ -90,19 +90,13 @@ class PeriodicMetrics(L.Callback):
     @torch.no_grad()
     def score(self, pl_module: L.LightningModule, rank: int = 0, world_size: int = 1) -> dict[str, float]:
         """This process's share of the seeded samples through every metric; all-reduced values."""
-        rng = torch.Generator().manual_seed(self.seed)
         self.suite.reset()
-        if pl_module.generator.translates:
-            datamodule = pl_module.trainer.datamodule
-            batches = translated_batches(
-                pl_module, datamodule, self.num_samples, self.batch_size, rng, rank, world_size
-            )
-            for fake, examples in batches:
-                self.suite.update(fake, examples)
-            return self.suite.compute()
-        z = pl_module.generator.sample_latent(self.num_samples, rng=rng)
-        for batch in z.tensor_split(world_size)[rank].split(self.batch_size):
-            self.suite.update(pl_module.generate(batch))
+        translating = pl_module.generator.translates
+        batches = sample_batches(
+            pl_module, pl_module.trainer.datamodule, self.num_samples, self.batch_size, self.seed, rank, world_size
+        )
+        for fake, given in batches:
+            self.suite.update(fake, given if translating else None)
         return self.suite.compute()
 
     def _log_figures(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:

@@ -123,6 +123,34 @@ class MetricSuite:
         return merged
 
 
+def sample_batches(
+    module: GANModule,
+    datamodule: GANDataModule | None,
+    num_samples: int,
+    batch_size: int,
+    seed: int,
+    rank: int = 0,
+    world_size: int = 1,
+) -> Iterator[tuple[Tensor, dict[str, Tensor]]]:
+    """The samples the metrics score (``ganlab eval``, ``ganlab sample``, the metrics callback), with what each got.
+
+    ``num_samples`` latents from a generator seeded with ``seed``, drawn at once (so any batch size gives
+    the same samples: torch's ``randn`` is not chunk-invariant), through the sampling generator; a
+    class-conditional generator draws the classes in turn (``{"label": ...}``); a translating generator
+    translates the first ``num_samples`` test examples (``{"source": ..., "real": ...}``, at most the
+    whole test split). Under DDP this process takes its contiguous share.
+    """
+    rng = torch.Generator().manual_seed(seed)
+    if module.generator.translates:
+        yield from translated_batches(module, datamodule, num_samples, batch_size, rng, rank, world_size)
+        return
+    z = module.generator.sample_latent(num_samples, rng=rng)
+    condition = module.generator.default_condition(num_samples)
+    for part in torch.arange(num_samples).tensor_split(world_size)[rank].split(batch_size):
+        given = {key: value[part] for key, value in condition.items()}
+        yield module.generate(z[part], given), given
+
+
 def translated_batches(
     module: GANModule,
     datamodule: GANDataModule,
